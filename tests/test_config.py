@@ -1,0 +1,55 @@
+import pytest
+
+from workshop_utils.config import ConfigError, Settings
+
+
+def test_defaults_then_env_then_params(monkeypatch):
+    assert Settings.load().storage_mode == "local"
+    monkeypatch.setenv("WORKSHOP_BUCKET", "from-env")
+    monkeypatch.setenv("WORKSHOP_SEED", "7")
+    s = Settings.load()
+    assert (s.bucket, s.seed) == ("from-env", 7)
+    s = Settings.load(bucket="from-param", seed=None)  # None = not given: env still applies
+    assert (s.bucket, s.seed) == ("from-param", 7)
+
+
+def test_run_ids_are_unique_and_keys_are_run_scoped():
+    a, b = Settings.load(), Settings.load()
+    assert a.run_id != b.run_id
+    s = Settings.load(prefix="/bank/", run_id="r1")
+    assert s.key("processed", "table.parquet") == "bank/processed/r1/table.parquet"
+    assert s.raw_key("x.csv") == "bank/raw/x.csv"
+
+
+def test_from_notebook_picks_only_settings_names():
+    ns = {"bucket": "nb-bucket", "seed": 3, "epochs": 5, "display": print, "region": None}
+    s = Settings.from_notebook(ns)
+    assert (s.bucket, s.seed, s.region) == ("nb-bucket", 3, "us-east-1")
+
+
+@pytest.mark.parametrize(
+    ("params", "named"),
+    [
+        ({"storage_mode": "gcs"}, "storage_mode"),
+        ({"bucket": "Bad_Bucket"}, "bucket"),
+        ({"seed": "abc"}, "seed"),
+        ({"seed": 1.5}, "seed"),
+        ({"seed": -1}, "seed"),
+        ({"sample_rows": 0}, "sample_rows"),
+        ({"endpoint_url": "localhost:9000"}, "endpoint_url"),
+        ({"run_id": "has space"}, "run_id"),
+        ({"prefix": "a//b"}, "prefix"),
+        ({"sedd": 1}, "sedd"),
+    ],
+)
+def test_bad_values_name_the_parameter(params, named):
+    with pytest.raises(ConfigError, match=named):
+        Settings.load(**params)
+
+
+def test_env_values_are_validated_too(monkeypatch):
+    monkeypatch.setenv("WORKSHOP_SAMPLE_ROWS", "many")
+    with pytest.raises(ConfigError, match="sample_rows"):
+        Settings.load()
+    monkeypatch.setenv("WORKSHOP_SAMPLE_ROWS", "none")
+    assert Settings.load().sample_rows is None

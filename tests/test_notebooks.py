@@ -1,0 +1,79 @@
+"""Runs every notebook of the series that exists, in order, with papermill and small parameters
+against one local S3 server, then asserts on what each stage wrote."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+
+import nbformat
+import pytest
+
+from workshop_utils.config import Settings
+from workshop_utils.runner import NOTEBOOK_DIR, NOTEBOOKS, available_notebooks, run_workshop
+from workshop_utils.sample_data import SAMPLE_CSV
+from workshop_utils.storage import S3Store
+
+from .conftest import REPO_ROOT
+
+sys.path.insert(0, str(REPO_ROOT / "tools"))
+import build_notebooks  # noqa: E402
+
+PARAMS = {"bucket": "notebook-test", "prefix": "nb", "run_id": "nbrun", "seed": 0}
+
+
+def test_notebooks_are_committed_clean_and_parameterized():
+    paths = available_notebooks()
+    assert [p.stem for p in paths] == list(NOTEBOOKS[: len(paths)]), "notebooks must be numbered without gaps"
+    for path in paths:
+        nb = nbformat.read(path, as_version=4)
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        assert all(not c.outputs and c.execution_count is None for c in code), f"{path.name} has outputs"
+        assert sum("parameters" in c.metadata.get("tags", []) for c in code) == 1, path.name
+
+
+def test_notebooks_match_their_source():
+    for name in build_notebooks.NOTEBOOKS:
+        assert (NOTEBOOK_DIR / f"{name}.ipynb").read_text() == build_notebooks.render(name), (
+            f"{name}.ipynb differs from tools/build_notebooks.py: run `python tools/build_notebooks.py`"
+        )
+
+
+@pytest.fixture(scope="module")
+def run(s3_server, tmp_path_factory):
+    runs_dir = tmp_path_factory.mktemp("runs")
+    run_dir = run_workshop(params=dict(PARAMS), runs_dir=runs_dir, log=lambda _: None)
+    settings = Settings.load(**PARAMS)
+    return run_dir, settings, S3Store.connect(settings)
+
+
+@pytest.mark.notebooks
+def test_every_notebook_ran_and_was_saved(run):
+    run_dir, _, _ = run
+    record = json.loads((run_dir / "run.json").read_text())
+    assert [n["name"] for n in record["notebooks"]] == [p.stem for p in available_notebooks()]
+    assert all(n["status"] == "ok" for n in record["notebooks"])
+    for p in available_notebooks():
+        executed = nbformat.read(run_dir / p.name, as_version=4)
+        assert any(c.get("outputs") for c in executed.cells if c.cell_type == "code")
+
+
+@pytest.mark.notebooks
+def test_00_landed_the_raw_csv_unchanged(run):
+    _, settings, store = run
+    key = settings.raw_key("bank_customers.csv")
+    assert store.get_bytes(key) == SAMPLE_CSV.read_bytes()
+    assert store.head(key)["etag"] == hashlib.md5(SAMPLE_CSV.read_bytes()).hexdigest()
+
+
+@pytest.mark.notebooks
+def test_01_wrote_the_raw_profile(run):
+    _, settings, store = run
+    profile = store.read_json(settings.key("profile", "bank_customers.json"))
+    assert profile["rows"] == sum(1 for _ in SAMPLE_CSV.open()) - 1
+    assert profile["duplicate_rows"] > 0
+    by_name = {c["name"]: c for c in profile["column_profiles"]}
+    assert by_name["Annual Income"]["nulls"] > 0
+    assert by_name["Annual Income"]["numeric_parse_share"] < 0.9  # text with "$" and ","
+    assert "summary" in by_name["Age"] and by_name["Age"]["summary"]["max"] > 120

@@ -1,0 +1,104 @@
+import pandas as pd
+import pytest
+
+from workshop_utils import storage
+from workshop_utils.config import Settings
+from workshop_utils.storage import ObjectExistsError, S3Store, StorageError
+
+
+def test_server_is_found_by_later_connections(s3_server):
+    assert storage.server_status() == s3_server
+    assert storage.start_server() == s3_server  # reused, not a second server
+
+
+def test_raw_keys_are_write_once(store, tmp_path):
+    f = tmp_path / "data.csv"
+    f.write_text("a,b\n1,2\n")
+    landed = store.land_raw(f)
+    assert landed["uploaded"] and landed["key"] == "t/raw/data.csv"
+    assert store.land_raw(f)["uploaded"] is False  # identical: re-running setup is safe
+    f.write_text("a,b\n9,9\n")
+    with pytest.raises(ObjectExistsError, match="write-once"):
+        store.land_raw(f)
+    assert store.read_csv("t/raw/data.csv").iloc[0, 0] == 1  # the original survives
+
+
+def test_outputs_are_run_scoped_and_never_overwritten(store, settings):
+    key = settings.key("profile", "p.json")
+    store.write_json({"v": 1}, key)
+    with pytest.raises(ObjectExistsError, match="new run"):
+        store.write_json({"v": 2}, key)
+    assert store.read_json(key) == {"v": 1}
+    other = Settings(bucket=settings.bucket, prefix="t", run_id="run-2")
+    store.write_json({"v": 2}, other.key("profile", "p.json"))
+    assert sorted(store.list_keys("t/profile/")) == ["t/profile/run-1/p.json", "t/profile/run-2/p.json"]
+
+
+def test_csv_and_parquet_round_trip(store, settings):
+    df = pd.DataFrame(
+        {
+            "i": pd.array([1, None, 3], dtype="Int64"),
+            "f": [0.5, 1.5, None],
+            "s": ["x", None, "zé"],
+            "d": pd.to_datetime(["2024-01-01", None, "2024-03-01"]),
+            "b": [True, False, True],
+        }
+    )
+    store.write_parquet(df, settings.key("processed", "t.parquet"))
+    pd.testing.assert_frame_equal(store.read_parquet(settings.key("processed", "t.parquet")), df)
+    store.write_csv(df[["f", "s"]], settings.key("processed", "t.csv"))
+    pd.testing.assert_frame_equal(store.read_csv(settings.key("processed", "t.csv")), df[["f", "s"]])
+    meta = store.head(settings.key("processed", "t.csv"))
+    assert meta["content_type"] == "text/csv" and meta["size"] > 0 and len(meta["etag"]) == 32
+
+
+def test_empty_csv_gives_a_clear_error(store, settings):
+    store.put_bytes(settings.raw_key("empty.csv"), b"")
+    with pytest.raises(StorageError, match="empty"):
+        store.read_csv(settings.raw_key("empty.csv"))
+
+
+def test_missing_bucket_and_missing_key_are_named(s3_server, store, settings):
+    missing = S3Store.connect(Settings(bucket="no-such-bucket-here", prefix="t"))
+    with pytest.raises(StorageError, match="Bucket 'no-such-bucket-here' does not exist"):
+        missing.list_keys()
+    with pytest.raises(StorageError, match="does not exist"):
+        missing.write_json({}, "t/x.json")
+    with pytest.raises(StorageError, match="No object"):
+        store.get_bytes("t/nothing.csv")
+
+
+def test_unreachable_endpoint_says_how_to_recover():
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    dead = S3Store.connect(Settings(endpoint_url=f"http://127.0.0.1:{port}"))
+    with pytest.raises(StorageError, match=r"Cannot reach S3 .*workshop s3 start"):
+        dead.list_keys()
+
+
+def test_no_server_recorded_is_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setenv("WORKSHOP_HOME", str(tmp_path))  # a home with no server in it
+    with pytest.raises(StorageError, match="not running.*workshop s3 start"):
+        S3Store.connect(Settings())
+
+
+def test_aws_mode_without_credentials(monkeypatch, tmp_path):
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    with pytest.raises(StorageError, match="No AWS credentials"):
+        S3Store.connect(Settings(storage_mode="aws"))
+
+
+def test_stopped_server_is_detected(monkeypatch, tmp_path):
+    monkeypatch.setenv("WORKSHOP_HOME", str(tmp_path))
+    server = storage.start_server()
+    assert storage.server_status() == server
+    assert storage.stop_server() is True
+    assert storage.server_status() is None
+    assert storage.stop_server() is False

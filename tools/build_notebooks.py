@@ -1,0 +1,175 @@
+"""Source of the workshop notebooks: writes notebooks/*.ipynb without outputs.
+
+Edit the cells here and run `python tools/build_notebooks.py`; a test checks that
+the committed notebooks match this file, so the two never drift apart.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+
+COMMON_PARAMS = """\
+# Parameters: `workshop run -p key=value` (papermill) overrides these.
+# None means: use the WORKSHOP_* environment variable, else the default in workshop_utils.config.
+storage_mode = None  # "local" (embedded S3 server) or "aws"
+bucket = None  # default "workshop-data"
+prefix = None  # key prefix, default "workshop"
+endpoint_url = None  # custom S3 endpoint; None = the local server, or the AWS default
+region = None  # default "us-east-1"
+run_id = None  # `workshop run` sets one id for all notebooks of a run
+seed = None  # default 42"""
+
+SETTINGS = """\
+from workshop_utils.config import Settings
+from workshop_utils.storage import S3Store
+
+settings = Settings.from_notebook(globals())
+settings.as_dict()"""
+
+NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
+    "00_setup": [
+        (
+            "md",
+            """# 00 · Setup
+
+Welcome to the privacy-preserving synthetic data workshop. This notebook prepares everything
+the later ones need:
+
+1. checks the Python environment,
+2. starts (or finds) the S3 endpoint: an embedded local S3 server by default, or your AWS bucket,
+3. creates the bucket (local mode only) and lands the raw CSV in `{prefix}/raw/`,
+4. shows what is in the bucket.
+
+Raw objects are **write-once**: re-running this notebook finds the identical object and leaves it
+alone; a different file under the same name is refused rather than overwritten.""",
+        ),
+        ("params", COMMON_PARAMS),
+        (
+            "code",
+            """from workshop_utils.environment import environment_report
+
+environment_report()""",
+        ),
+        ("code", SETTINGS),
+        (
+            "md",
+            """## The S3 endpoint
+
+In `local` mode `S3Store.connect(..., start_local=True)` starts moto's S3-compatible server on
+127.0.0.1 (or reuses the one already running) and records it so every later notebook finds it.
+`workshop s3 status` / `workshop s3 stop` manage it from a terminal. In `aws` mode the standard
+credential chain is used and the bucket must already exist.""",
+        ),
+        (
+            "code",
+            """store = S3Store.connect(settings, start_local=True)
+created = store.ensure_bucket()
+print(f"endpoint: {store.client.meta.endpoint_url}")
+print(f"bucket:   s3://{settings.bucket} ({'created' if created else 'already there'})")""",
+        ),
+        (
+            "md",
+            """## Land the raw data
+
+The workshop's sample table, `data/raw/bank_customers.csv`, holds 20,000 made-up bank customers
+with loan applications: names, emails, SSNs, card numbers, and all the dirt a real extract has.
+See `data/README.md` for its data dictionary.""",
+        ),
+        (
+            "code",
+            """from workshop_utils.sample_data import SAMPLE_CSV
+
+landed = store.land_raw(SAMPLE_CSV)
+print(("uploaded" if landed["uploaded"] else "already present, identical:"), f"s3://{settings.bucket}/{landed['key']}")
+landed""",
+        ),
+        ("code", """store.list_objects(settings.prefix + "/")"""),
+    ],
+    "01_load_from_s3": [
+        (
+            "md",
+            """# 01 · Load from S3 and profile
+
+We read the raw table straight from S3 with boto3 into pandas, exactly as it landed, and profile it:
+column types, missing values, duplicates and numeric summaries. The profile is written back to S3
+as JSON under `{prefix}/profile/{run-id}/`; it stays in the data owner's bucket (it describes real
+data) and holds counts and summaries only, no example values.""",
+        ),
+        ("params", COMMON_PARAMS),
+        ("code", SETTINGS),
+        (
+            "code",
+            """store = S3Store.connect(settings)  # says how to recover if the local server is gone
+store.list_objects(settings.prefix + "/raw/")""",
+        ),
+        (
+            "code",
+            """raw_key = settings.raw_key("bank_customers.csv")
+raw = store.read_csv(raw_key)
+print(f"{len(raw):,} rows x {raw.shape[1]} columns from s3://{settings.bucket}/{raw_key}")
+raw.head()""",
+        ),
+        (
+            "md",
+            """## Profile
+
+Look for what the next stage must fix: headers with spaces and mixed case, numbers stored as
+text (`numeric_%` below 100), missing values, duplicated rows and impossible values
+(negative income, ages over 120).""",
+        ),
+        (
+            "code",
+            """from workshop_utils import profiling
+
+profile = profiling.profile_table(raw, name="bank_customers")
+print(f"rows: {profile['rows']:,}  columns: {profile['columns']}  exact duplicate rows: {profile['duplicate_rows']}")
+profiling.profile_frame(profile)""",
+        ),
+        ("code", """profiling.plot_missing(profile);"""),
+        (
+            "code",
+            """profile_key = store.write_json(profile, settings.key("profile", "bank_customers.json"))
+print(f"profile written to s3://{settings.bucket}/{profile_key}")""",
+        ),
+    ],
+}
+
+
+def build(name: str, cells: list[tuple[str, str]]) -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata = {
+        "kernelspec": {"name": "workshop", "display_name": "Python (workshop)", "language": "python"},
+        "language_info": {"name": "python"},
+    }
+    for i, (kind, text) in enumerate(cells):
+        cell_id = f"{name[:2]}-{i:02d}"
+        if kind == "md":
+            nb.cells.append(nbformat.v4.new_markdown_cell(text, id=cell_id))
+        else:
+            cell = nbformat.v4.new_code_cell(text, id=cell_id)
+            if kind == "params":
+                cell.metadata["tags"] = ["parameters"]
+            nb.cells.append(cell)
+    return nb
+
+
+def render(name: str) -> str:
+    return nbformat.writes(build(name, NOTEBOOKS[name])) + "\n"
+
+
+def main() -> int:
+    out_dir = ROOT / "notebooks"
+    out_dir.mkdir(exist_ok=True)
+    for name in NOTEBOOKS:
+        (out_dir / f"{name}.ipynb").write_text(render(name))
+        print(f"wrote notebooks/{name}.ipynb")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

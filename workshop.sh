@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Single entry point. Needs only bash and Python 3.10+ (3.11 recommended).
+#   bash workshop.sh run    set up, then run the whole workshop on the local S3 server
+#   bash workshop.sh test   set up, then run the test suite (what CI runs)
+#   bash workshop.sh setup  only set up (.venv, packages, Jupyter kernel "workshop")
+set -euo pipefail
+cd "$(dirname "$0")"
+VENV=.venv
+PYTHON=${PYTHON:-$(command -v python3.11 || command -v python3)}
+STAMP=$VENV/.installed
+
+pip_install() {
+  # Drop only pip's notes about this machine's optional local package folders.
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$@" 2>&1 \
+    | { grep -v "^WARNING: Location 'file:" || true; }
+}
+
+setup() {
+  if [ ! -x "$VENV/bin/python" ]; then
+    echo "==> creating $VENV with $($PYTHON --version)"
+    "$PYTHON" -m venv "$VENV"
+  fi
+  # Reinstall only when the dependency list changed.
+  if [ ! -f "$STAMP" ] || [ pyproject.toml -nt "$STAMP" ] || [ workshop.sh -nt "$STAMP" ]; then
+    echo "==> installing packages (first time: a few minutes)"
+    # The CPU wheel of torch; a bare 'torch' would pull a multi-GB CUDA build.
+    pip_install "torch==2.13.0"
+    pip_install -e ".[dev]"
+    "$VENV/bin/python" -m ipykernel install --sys-prefix --name workshop --display-name "Python (workshop)" >/dev/null
+    touch "$STAMP"
+  fi
+}
+
+cmd=${1:-help}
+shift || true
+case "$cmd" in
+  setup) setup ;;
+  run)   setup; exec "$VENV/bin/workshop" run "$@" ;;
+  test)  setup; exec "$VENV/bin/python" -m pytest "$@" ;;
+  *) sed -n '2,5p' "$0"; exit 2 ;;
+esac

@@ -1,0 +1,126 @@
+"""Run the numbered notebooks in order with papermill, writing into ``runs/<run-id>/``."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from .config import REPO_ROOT, ConfigError, Settings
+
+NOTEBOOK_DIR = REPO_ROOT / "notebooks"
+NOTEBOOKS = (
+    "00_setup",
+    "01_load_from_s3",
+    "02_glue_cleaning",
+    "03_pii_check",
+    "04_train_dp_tvae",
+    "05_synthesize",
+    "06_evaluate",
+    "07_train_on_synthetic",
+)
+KERNEL_NAME = "workshop"
+
+
+class WorkshopRunError(RuntimeError):
+    """A notebook failed; the message says which and where its executed copy is."""
+
+
+def available_notebooks(notebook_dir: Path = NOTEBOOK_DIR) -> list[Path]:
+    """The series' notebooks that exist, in order."""
+    return [notebook_dir / f"{name}.ipynb" for name in NOTEBOOKS if (notebook_dir / f"{name}.ipynb").exists()]
+
+
+def select_notebooks(only: Iterable[str] | None, notebook_dir: Path = NOTEBOOK_DIR) -> list[Path]:
+    """Notebooks whose number or name is in ``only`` (all available if ``None``)."""
+    available = available_notebooks(notebook_dir)
+    if not only:
+        return available
+    wanted = [w.strip() for w in only if w.strip()]
+    chosen = [p for p in available if any(p.stem == w or p.stem.split("_")[0] == w.zfill(2) for w in wanted)]
+    missing = [w for w in wanted if not any(p.stem == w or p.stem.split("_")[0] == w.zfill(2) for p in available)]
+    if missing:
+        names = ", ".join(p.stem for p in available)
+        raise ConfigError(f"--only names unknown notebook(s) {', '.join(missing)}; available: {names}.")
+    return chosen
+
+
+def notebook_parameters(path: Path) -> set[str]:
+    import papermill
+
+    return set(papermill.inspect_notebook(str(path)))
+
+
+def check_kernel(kernel_name: str) -> None:
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    if kernel_name not in KernelSpecManager().find_kernel_specs():
+        raise WorkshopRunError(
+            f"Jupyter kernel {kernel_name!r} is not registered. Run the setup command from the README "
+            f"(it runs `python -m ipykernel install --sys-prefix --name {kernel_name}`)."
+        )
+
+
+def run_workshop(
+    only: Iterable[str] | None = None,
+    params: dict[str, Any] | None = None,
+    runs_dir: Path = REPO_ROOT / "runs",
+    kernel_name: str = KERNEL_NAME,
+    notebook_dir: Path = NOTEBOOK_DIR,
+    log: Callable[[str], None] = print,
+) -> Path:
+    """Execute the notebooks in order; returns the run directory. Stops at the first failure."""
+    import papermill
+
+    params = dict(params or {})
+    settings_params = {k: v for k, v in params.items() if k in Settings.__dataclass_fields__}
+    settings = Settings.load(**settings_params)  # validates early, fixes the run id
+    params["run_id"] = settings.run_id
+    notebooks = select_notebooks(only, notebook_dir)
+    if not notebooks:
+        raise WorkshopRunError(f"No notebooks found in {notebook_dir}.")
+    accepted = set().union(*(notebook_parameters(p) for p in notebooks))
+    unknown = sorted(set(params) - accepted)
+    if unknown:
+        raise ConfigError(
+            f"Unknown parameter(s) {', '.join(unknown)}; these notebooks accept: {', '.join(sorted(accepted))}."
+        )
+    check_kernel(kernel_name)
+
+    run_dir = Path(runs_dir) / settings.run_id
+    run_dir.mkdir(parents=True, exist_ok=False)
+    record: dict[str, Any] = {"run_id": settings.run_id, "parameters": params, "notebooks": []}
+    for i, nb in enumerate(notebooks, 1):
+        out = run_dir / nb.name
+        given = {k: v for k, v in params.items() if k in notebook_parameters(nb)}
+        log(f"[{i}/{len(notebooks)}] {nb.stem} ...")
+        start = time.monotonic()
+        try:
+            papermill.execute_notebook(
+                str(nb),
+                str(out),
+                parameters=given,
+                kernel_name=kernel_name,
+                cwd=str(nb.parent),
+                progress_bar=False,
+                log_output=False,
+            )
+        except Exception as exc:
+            record["notebooks"].append(
+                {"name": nb.stem, "status": "failed", "seconds": round(time.monotonic() - start, 1)}
+            )
+            (run_dir / "run.json").write_text(json.dumps(record, indent=2, default=str))
+            reason = str(exc).strip().splitlines()
+            raise WorkshopRunError(
+                f"Notebook {nb.stem} failed: {reason[-1] if reason else type(exc).__name__}\n"
+                f"The executed notebook, with the error, is {out}"
+            ) from exc
+        seconds = time.monotonic() - start
+        record["notebooks"].append({"name": nb.stem, "status": "ok", "seconds": round(seconds, 1)})
+        log(f"[{i}/{len(notebooks)}] {nb.stem} ok ({seconds:.1f} s)")
+    (run_dir / "run.json").write_text(json.dumps(record, indent=2, default=str))
+    log(f"Run {settings.run_id} finished: executed notebooks in {run_dir}")
+    log(f"Artifacts: s3://{settings.bucket}/{settings.prefix}/<stage>/{settings.run_id}/")
+    return run_dir
