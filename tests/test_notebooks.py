@@ -77,3 +77,40 @@ def test_01_wrote_the_raw_profile(run):
     assert by_name["Annual Income"]["nulls"] > 0
     assert by_name["Annual Income"]["numeric_parse_share"] < 0.9  # text with "$" and ","
     assert "summary" in by_name["Age"] and by_name["Age"]["summary"]["max"] > 120
+
+
+def test_papermill_sees_every_parameter():
+    """A parameter papermill cannot parse could not be set with `workshop run -p`."""
+    import papermill
+
+    for path in available_notebooks():
+        nb = nbformat.read(path, as_version=4)
+        cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+        assigned = {
+            line.split("=")[0].strip() for line in cell.source.splitlines() if "=" in line and not line.startswith("#")
+        }
+        assert assigned == set(papermill.inspect_notebook(str(path))), path.name
+
+
+@pytest.mark.notebooks
+def test_02_wrote_clean_parquet_quarantine_report_and_catalog(run):
+    from workshop_utils import catalog
+
+    _, settings, store = run
+    entry = catalog.find_table(store, settings, "bank_customers", run_id=settings.run_id)
+    table = catalog.read_table(store, entry)
+    assert len(table) == entry["Parameters"]["recordCount"] > 19_000
+    assert not table.duplicated().any()
+    report = store.read_json(settings.key("processed", "job_report.json"))
+    assert (
+        report["rows_in"]
+        == report["rows_out"]
+        + report["rows_quarantined"]
+        + report["duplicates_removed"]
+        + report["rows_dropped_for_missing"]
+    )
+    q = catalog.read_table(
+        store, catalog.find_table(store, settings, "bank_customers_quarantine", run_id=settings.run_id)
+    )
+    assert len(q) == report["rows_quarantined"] > 0 and q["quarantine_reason"].str.len().gt(0).all()
+    assert entry["Parameters"]["source"]["location"].endswith("/raw/bank_customers.csv")

@@ -1,3 +1,4 @@
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -39,7 +40,7 @@ def test_csv_and_parquet_round_trip(store, settings):
         {
             "i": pd.array([1, None, 3], dtype="Int64"),
             "f": [0.5, 1.5, None],
-            "s": ["x", None, "zé"],
+            "s": ["x", np.nan, "zé"],
             "d": pd.to_datetime(["2024-01-01", None, "2024-03-01"]),
             "b": [True, False, True],
         }

@@ -19,7 +19,7 @@ COMMON_PARAMS = """\
 storage_mode = None  # "local" (embedded S3 server) or "aws"
 bucket = None  # default "workshop-data"
 prefix = None  # key prefix, default "workshop"
-endpoint_url = None  # custom S3 endpoint; None = the local server, or the AWS default
+endpoint_url = None  # custom S3 endpoint; None means the local server or the AWS default
 region = None  # default "us-east-1"
 run_id = None  # `workshop run` sets one id for all notebooks of a run
 seed = None  # default 42"""
@@ -88,6 +88,20 @@ landed = store.land_raw(SAMPLE_CSV)
 print(("uploaded" if landed["uploaded"] else "already present, identical:"), f"s3://{settings.bucket}/{landed['key']}")
 landed""",
         ),
+        (
+            "md",
+            """Like a Glue crawler, we register the raw object in the workshop's **data catalog**
+(`{prefix}/catalog/{run-id}/`). Later notebooks find their inputs by table name there, never by
+hard-coded keys.""",
+        ),
+        (
+            "code",
+            """from workshop_utils import stages
+
+raw_entry = stages.crawl_raw_csv(store, settings, landed["key"])
+print(f"catalogued {raw_entry['Name']}: {raw_entry['Parameters']['recordCount']:,} rows, "
+      f"{len(raw_entry['StorageDescriptor']['Columns'])} columns")""",
+        ),
         ("code", """store.list_objects(settings.prefix + "/")"""),
     ],
     "01_load_from_s3": [
@@ -138,6 +152,96 @@ print(f"profile written to s3://{settings.bucket}/{profile_key}")""",
         ),
     ],
 }
+
+
+NOTEBOOKS["02_glue_cleaning"] = [
+    (
+        "md",
+        """# 02 · Glue-style cleaning
+
+This stage plays AWS Glue's part: a small **declarative job** turns the raw CSV into a typed, clean
+table that later stages can trust. Each step is named after the Glue transform it mirrors:
+
+| step | what it does |
+|---|---|
+| `ApplyMapping` | source column -> snake_case name and target type |
+| `ResolveChoice` | coerce messy values (`"$12,345.00"`, `Y/N`, mixed date formats); unparseable -> null, counted |
+| `Standardize` | trim, fold case, map category variants to one spelling |
+| `DropDuplicates` | exact duplicates (optionally on a key) |
+| `Validate` | range / allowed-value / regex rules; breaking rows go to **quarantine** with the rule's name |
+| `HandleMissing` | per column: keep, drop, or fill (median, mode, constant) |
+| `DropFields` / `SelectFields` | remove or keep columns |
+
+The input object is never modified. Outputs: Parquet under `{prefix}/processed/{run-id}/`, the
+quarantine under `{prefix}/quarantine/{run-id}/`, a job report, and catalog entries.""",
+    ),
+    (
+        "params",
+        COMMON_PARAMS
+        + """
+sample_rows = None  # clean only the first N raw rows, None for all
+job_file = None  # path to your own job YAML, None for the default job""",
+    ),
+    ("code", SETTINGS),
+    (
+        "code",
+        """from workshop_utils import catalog, cleaning, stages
+
+store = S3Store.connect(settings)
+catalog.list_tables(store, settings)""",
+    ),
+    (
+        "md",
+        """## The job
+
+The default job ships with the package (`workshop_utils/default_job.yaml`). Copy it, edit it, and
+pass your file as `job_file`. For any other CSV, `cleaning.infer_job(df)` proposes a job to start from.""",
+    ),
+    (
+        "code",
+        """job = cleaning.load_job(job_file)
+print(cleaning.job_to_yaml({"name": job["name"], "steps": [s for s in job["steps"] if "ApplyMapping" not in s]}))
+print("ApplyMapping (first 8 of", len(job["steps"][0]["ApplyMapping"]["mappings"]), "columns):")
+import pandas as pd
+pd.DataFrame(job["steps"][0]["ApplyMapping"]["mappings"]).head(8)""",
+    ),
+    (
+        "code",
+        """out = stages.run_cleaning(store, settings, job)
+report = out.result.report
+print(f"rows in {report['rows_in']:,} -> out {report['rows_out']:,}; quarantined {report['rows_quarantined']}, "
+      f"duplicates removed {report['duplicates_removed']}, dropped for missing values {report['rows_dropped_for_missing']}")
+pd.DataFrame(report["steps"])""",
+    ),
+    ("md", "## Job report: where the rows went, and nulls per column before and after"),
+    ("code", """cleaning.plot_report(report);"""),
+    (
+        "code",
+        """cleaning.report_frame(report).merge(
+    pd.DataFrame({"column": list(out.result.types), "type": list(out.result.types.values())}), on="column")""",
+    ),
+    ("md", "## Before and after"),
+    (
+        "code",
+        """cols = {"Annual Income": "annual_income", "Date of Birth": "date_of_birth", "Marital Status": "marital_status",
+        "Email Opt-In": "email_opt_in", "Default": "default"}
+before = out.raw.loc[:7, list(cols)].rename(columns=lambda c: f"raw: {c}")
+after = out.result.table[list(cols.values())].head(8)
+pd.concat([before.reset_index(drop=True), after], axis=1)""",
+    ),
+    (
+        "code",
+        """print("quarantined rows by rule:", {k: v for k, v in report["quarantined_by_rule"].items() if v})
+out.result.quarantine[[cleaning.SOURCE_ROW, cleaning.QUARANTINE_REASON, "annual_income", "age"]].head()""",
+    ),
+    (
+        "code",
+        """print("processed :", out.table_entry["StorageDescriptor"]["Location"])
+print("quarantine:", f"s3://{settings.bucket}/{out.quarantine_key}")
+print("report    :", f"s3://{settings.bucket}/{out.report_key}")
+catalog.list_tables(store, settings)""",
+    ),
+]
 
 
 def build(name: str, cells: list[tuple[str, str]]) -> nbformat.NotebookNode:
