@@ -114,3 +114,25 @@ def test_02_wrote_clean_parquet_quarantine_report_and_catalog(run):
     )
     assert len(q) == report["rows_quarantined"] > 0 and q["quarantine_reason"].str.len().gt(0).all()
     assert entry["Parameters"]["source"]["location"].endswith("/raw/bank_customers.csv")
+
+
+@pytest.mark.notebooks
+def test_03_wrote_findings_rescan_and_the_deidentified_table(run):
+    from workshop_utils import catalog
+    from workshop_utils.sample_data import COLUMNS
+
+    _, settings, store = run
+    findings = store.read_json(settings.key("pii", "findings.json"))
+    assert {f["column"]: f["type"] for f in findings["findings"]} == {c.name: c.pii_type for c in COLUMNS if c.pii_type}
+    rescan = store.read_json(settings.key("pii", "rescan_findings.json"))
+    assert rescan["summary"]["by_severity"]["medium"] == rescan["summary"]["by_severity"]["high"] == 0
+    risk = store.read_json(settings.key("pii", "quasi_identifier_risk.json"))
+    assert (
+        risk["before"][0]["step"] == "original"
+        and risk["before"][-1]["unique_share"] < risk["before"][0]["unique_share"]
+    )
+    entry = catalog.find_table(store, settings, "bank_customers_deidentified", run_id=settings.run_id)
+    table = catalog.read_table(store, entry)
+    direct = {c.name for c in COLUMNS if c.kind == "direct_identifier"}
+    assert not direct & set(table.columns)
+    assert entry["Parameters"]["source"]["table"] == "bank_customers"

@@ -244,6 +244,108 @@ catalog.list_tables(store, settings)""",
 ]
 
 
+NOTEBOOKS["03_pii_check"] = [
+    (
+        "md",
+        """# 03 · PII check, the way Amazon Macie does it
+
+Before any model sees the data we prove it holds no direct identifiers, and we measure how
+identifiable people remain through **quasi-identifiers** (ZIP code, birth date, gender...).
+
+1. **Scan** every column. Detection rests on the values (validated with Luhn, mod-97, SSN ranges,
+   phone numbering plans, name lexicons), not on column names; names only nudge confidence.
+2. **Findings** like Macie's: type, category, occurrences, confidence, severity, masked examples.
+3. **Quasi-identifier risk**: k-anonymity and the share of unique records, and how generalization helps.
+4. **Remediate** with a policy (drop, mask, keyed hash, generalize, redact, keep with a reason).
+5. **Re-scan** the de-identified table: it must show no medium or high findings.""",
+    ),
+    (
+        "params",
+        COMMON_PARAMS
+        + """
+scan_sample_rows = 20000  # tables larger than this are scanned on a row sample
+quasi_identifiers = None  # list of columns, None for the suggested set""",
+    ),
+    ("code", SETTINGS),
+    (
+        "code",
+        """import pandas as pd
+from workshop_utils import catalog, deid, pii, risk, stages
+
+store = S3Store.connect(settings)
+print("policy:", deid.DEFAULT_POLICY)
+out = stages.run_pii_check(store, settings, quasi_identifiers=quasi_identifiers, sample_rows=scan_sample_rows)""",
+    ),
+    ("md", "## Findings"),
+    (
+        "code",
+        """f = out.findings
+print(f"{f.table}: {f.rows:,} rows, scanned {f.rows_scanned:,}" + (" (a random sample)" if f.sampled else " (all rows)"))
+print("by severity:", f.summary()["by_severity"])
+f.frame()""",
+    ),
+    ("code", """pii.plot_findings(f);"""),
+    (
+        "code",
+        """notes = pii.findings_by_column(f).get("notes")
+print("identifiers found inside the free-text notes:", notes.embedded_types if notes else "none")""",
+    ),
+    (
+        "md",
+        """## Quasi-identifier risk
+
+Each row below generalizes one more quasi-identifier. `k` is the smallest group of people who share
+the same values; `unique_share` is the share of records that are alone in theirs.""",
+    ),
+    (
+        "code",
+        """print("quasi-identifiers:", out.quasi_identifiers)
+out.risk_before""",
+    ),
+    ("code", """risk.plot_ladder(out.risk_before);"""),
+    (
+        "md",
+        """## Remediation and re-scan
+
+The default policy drops direct identifiers, generalizes birth date to year and ZIP to 3 digits,
+redacts identifiers inside free text and replaces the customer key by a keyed hash (HMAC-SHA256:
+the secret stays in memory and is never written).""",
+    ),
+    ("code", """out.remediation.frame()"""),
+    (
+        "code",
+        """import matplotlib.pyplot as plt
+
+fig, (a, b) = plt.subplots(1, 2, figsize=(13, 4))
+pii.plot_findings(f, ax=a)
+pii.plot_findings(out.rescan, ax=b)
+a.set_title("before remediation"); b.set_title("after remediation (re-scan)")
+fig.tight_layout()
+print("re-scan medium/high findings:", len(out.rescan.at_or_above("medium")))
+out.rescan.frame()""",
+    ),
+    (
+        "code",
+        """print("quasi-identifier risk after remediation:")
+out.risk_after""",
+    ),
+    (
+        "md",
+        """Direct identifiers are gone, but most records are still **unique** on their quasi-identifiers:
+birth year, ZIP prefix, gender, age and marital status together single out most people. That is why
+this table is never released: the next notebooks train a synthesizer with differential privacy,
+whose guarantee does not depend on which columns an attacker happens to know.""",
+    ),
+    ("code", """pd.concat([out.table.head(3).T], axis=1)"""),
+    (
+        "code",
+        """for name, key in out.keys.items():
+    print(f"{name:12s} s3://{settings.bucket}/{key}")
+print("de-identified table:", out.entry["StorageDescriptor"]["Location"])""",
+    ),
+]
+
+
 def build(name: str, cells: list[tuple[str, str]]) -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
     nb.metadata = {

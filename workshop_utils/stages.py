@@ -85,3 +85,74 @@ def run_cleaning(
         result.report | {"job_spec": job, "source": src}, settings.key("processed", "job_report.json")
     )
     return CleaningOutput(result, entry, q_entry["Parameters"]["objectKey"], report_key, raw)
+
+
+DEIDENTIFIED_TABLE = "bank_customers_deidentified"
+
+
+@dataclass
+class PiiOutput:
+    table: pd.DataFrame
+    findings: Any  # pii.ScanReport
+    risk_before: pd.DataFrame
+    remediation: Any  # deid.Remediation
+    rescan: Any  # pii.ScanReport
+    risk_after: pd.DataFrame
+    quasi_identifiers: list[str]
+    entry: dict[str, Any]
+    keys: dict[str, str]
+
+
+def run_pii_check(
+    store: S3Store,
+    settings: Settings,
+    policy: dict[str, Any] | None = None,
+    quasi_identifiers: list[str] | None = None,
+    source_table: str = PROCESSED_TABLE,
+    output_table: str = DEIDENTIFIED_TABLE,
+    sample_rows: int | None = None,
+) -> PiiOutput:
+    """Scan the newest processed table, measure QI risk, remediate, re-scan, write everything."""
+    from . import deid, pii, risk
+
+    source = catalog.find_table(store, settings, source_table)
+    table = catalog.read_table(store, source)
+    types = catalog.column_types(source)
+    findings = pii.scan(table, source_table, sample_rows=sample_rows or pii.DEFAULT_SAMPLE_ROWS, seed=settings.seed)
+    qis = quasi_identifiers or risk.suggest_quasi_identifiers(table, {f.column: f.type for f in findings.findings})
+    risk_before = risk.generalization_ladder(table, qis)
+    remediation = deid.apply_policy(table, findings, types, policy)
+    rescan = pii.scan(
+        remediation.table, output_table, sample_rows=sample_rows or pii.DEFAULT_SAMPLE_ROWS, seed=settings.seed
+    )
+    qis_after = [c for c in remediation.table.columns if c in qis or any(c.startswith(f"{q}_") for q in qis)]
+    risk_after = risk.generalization_ladder(remediation.table, qis_after)
+    keys = {
+        "findings": store.write_json(findings.to_dict(), settings.key("pii", "findings.json")),
+        "rescan": store.write_json(rescan.to_dict(), settings.key("pii", "rescan_findings.json")),
+        "risk": store.write_json(
+            {
+                "quasi_identifiers": qis,
+                "before": risk_before.to_dict("records"),
+                "after_remediation": {"quasi_identifiers": qis_after, "ladder": risk_after.to_dict("records")},
+            },
+            settings.key("pii", "quasi_identifier_risk.json"),
+        ),
+        "remediation": store.write_json(remediation.log, settings.key("pii", "remediation_log.json")),
+    }
+    entry = catalog.write_table(
+        store,
+        settings,
+        output_table,
+        remediation.table,
+        remediation.types,
+        "deidentified",
+        source=catalog.source_of(source),
+        description="Processed table after PII remediation.",
+        extra={
+            "remediation": remediation.log,
+            "rescanMediumOrHigh": len(rescan.at_or_above("medium")),
+            "quasiIdentifiers": qis_after,
+        },
+    )
+    return PiiOutput(remediation.table, findings, risk_before, remediation, rescan, risk_after, qis, entry, keys)
