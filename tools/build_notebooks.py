@@ -346,6 +346,280 @@ print("de-identified table:", out.entry["StorageDescriptor"]["Location"])""",
 ]
 
 
+NOTEBOOKS["04_train_dp_tvae"] = [
+    (
+        "md",
+        """# 04 · Train a TVAE with differential privacy
+
+The de-identified table is split **once** into a training part and a real **holdout**; the holdout is
+stored for evaluation and never shown to the model. Then we set column roles (as AWS Clean Rooms ML
+asks a data owner to), declare what is public, choose a privacy budget and train.
+
+**What the guarantee covers.** Every statistic of the training table that reaches the model is either
+declared public (bounds and category lists written in the cleaning job; column names, types and the
+row count) or paid for from epsilon: bounds and category domains estimated under DP, then DP-SGD
+training. The ledger below lists each part; their sum never exceeds the epsilon you ask for.
+Differential privacy limits what anyone can learn about one customer from the model and its samples;
+it does not make the data "anonymous" in any absolute sense, and a larger epsilon means a weaker bound.""",
+    ),
+    (
+        "params",
+        COMMON_PARAMS
+        + """
+sample_rows = None  # rows of the raw table used since notebook 02, None for all
+epsilon = 3.0  # privacy budget for the whole path; None trains without DP
+delta = None  # None for a default below 1/n
+epochs = 100
+batch_size = 500
+max_grad_norm = 1.0  # per-sample clipping norm
+holdout_share = 0.2
+train_baseline = False  # also train the same model without DP, for comparison""",
+    ),
+    ("code", SETTINGS),
+    (
+        "code",
+        """import pandas as pd
+from workshop_utils import catalog, stages
+from workshop_utils.synth import DPTVAESynthesizer
+
+store = S3Store.connect(settings)
+train, holdout, split_entries = stages.split_holdout(store, settings, holdout_share=holdout_share)
+print(f"training part: {len(train):,} rows   real holdout: {len(holdout):,} rows (kept aside for notebook 06)")""",
+    ),
+    (
+        "md",
+        """## Column roles and public knowledge
+
+`TableMetadata.detect` proposes roles; we then mark the target, the id and the free text. The
+cleaning job already states public facts (valid ranges, canonical category spellings); declaring them
+spends no budget. Everything else is estimated under DP.""",
+    ),
+    (
+        "code",
+        """meta, declared = stages.sample_metadata(train)
+print("declared public from the cleaning job:")
+for line in declared:
+    print("  ", line)
+meta.frame()[["column", "role", "kind", "integer", "bounds", "categories"]]""",
+    ),
+    (
+        "code",
+        """synth = DPTVAESynthesizer(meta, epsilon=epsilon, delta=delta, epochs=epochs, batch_size=batch_size,
+                          max_grad_norm=max_grad_norm, seed=settings.seed)
+synth.fit(train)
+print(f"trained in {synth.training_seconds:.1f} s on {synth.device}; epsilon spent: {synth.epsilon_spent:.3f}")""",
+    ),
+    ("code", """synth.plot_loss();"""),
+    ("md", "## The privacy ledger"),
+    (
+        "code",
+        """ledger = synth.privacy_ledger()
+ledger""",
+    ),
+    (
+        "code",
+        """keys = stages.save_model(store, settings, synth, "dp_tvae" if epsilon is not None else "tvae_baseline",
+                         {"train_table": catalog.source_of(split_entries["train"]),
+                          "holdout_table": catalog.source_of(split_entries["holdout"])})
+print("model:", f"s3://{settings.bucket}/{keys['model']}")
+print("card: ", f"s3://{settings.bucket}/{keys['card']}")""",
+    ),
+    (
+        "code",
+        """if train_baseline and epsilon is not None:
+    baseline = DPTVAESynthesizer(meta, epsilon=None, epochs=epochs, batch_size=batch_size, seed=settings.seed).fit(train)
+    stages.save_model(store, settings, baseline, "tvae_baseline", {"train_table": catalog.source_of(split_entries["train"])})
+    print(f"baseline (no DP) trained in {baseline.training_seconds:.1f} s")""",
+    ),
+]
+
+NOTEBOOKS["05_synthesize"] = [
+    (
+        "md",
+        """# 05 · Synthesize
+
+Load the trained model, sample synthetic rows, check they have exactly the training table's schema,
+compare them with the real training data, try **conditional sampling**, and store the synthetic table
+with its privacy ledger. Sampling is post-processing: it spends no privacy budget.""",
+    ),
+    (
+        "params",
+        COMMON_PARAMS
+        + """
+synthetic_rows = 10000
+model_name = "dp_tvae"  # or "tvae_baseline" """,
+    ),
+    ("code", SETTINGS),
+    (
+        "code",
+        """import pandas as pd
+from workshop_utils import catalog, stages
+
+store = S3Store.connect(settings)
+synth, card = stages.load_model(store, settings, model_name)
+train_entry = catalog.find_table(store, settings, stages.TRAIN_TABLE, run_id=card["run_id"])
+train = catalog.read_table(store, train_entry)
+print(f"model from run {card['run_id']}: epsilon spent {card['epsilon_spent']:.3f}")""",
+    ),
+    (
+        "code",
+        """synthetic = synth.sample(settings.synthetic_rows)
+check = stages.schema_check(train, synthetic)
+print("schema identical:", bool(check["ok"].all() and check["position_ok"].all()))
+check""",
+    ),
+    ("md", "## Real vs synthetic, side by side"),
+    ("code", """stages.compare_summaries(train, synthetic)"""),
+    (
+        "code",
+        """import matplotlib.pyplot as plt
+
+fig, axes = plt.subplots(1, 3, figsize=(14, 3.5))
+for ax, col in zip(axes, ["annual_income", "credit_score", "interest_rate"]):
+    ax.hist(train[col].dropna(), bins=40, alpha=0.5, density=True, label="real (training)")
+    ax.hist(synthetic[col].dropna(), bins=40, alpha=0.5, density=True, label="synthetic")
+    ax.set_title(col)
+axes[0].legend()
+fig.tight_layout()""",
+    ),
+    ("md", "## Conditional sampling: 1,000 synthetic customers who defaulted"),
+    (
+        "code",
+        """defaulted = synth.sample(1000, conditions={"default": True})
+print(len(defaulted), "rows, all default == True:", bool(defaulted["default"].all()))
+stages.compare_summaries(train[train["default"] == True], defaulted, ["credit_score", "interest_rate", "debt_to_income"])""",
+    ),
+    (
+        "code",
+        """entry = stages.write_synthetic(store, settings, synthetic, train_entry, card)
+print("synthetic table:", entry["StorageDescriptor"]["Location"])
+pd.DataFrame(card["privacy_ledger"])""",
+    ),
+]
+
+
+NOTEBOOKS["06_evaluate"] = [
+    (
+        "md",
+        """# 06 · Evaluate and decide: the release gate
+
+As in AWS Clean Rooms ML, the synthetic table is released only with quality metrics, checked against
+thresholds the data owners set:
+
+* **fidelity**: per column exp(-KL(real || synthetic)), shown as a percentage (goal: at least 90%);
+  2-way pairs too, and SDMetrics' quality score as an independent second opinion;
+* **ML utility**: a model trained on synthetic rows and tested on the real holdout (TSTR) against one
+  trained on real rows (TRTR);
+* **privacy**: two simulated membership-inference attacks (training rows vs holdout rows), their AUC,
+  true-positive rate at low false-positive rates, a protection score, exact copies, and an empirical
+  lower bound on epsilon beside the epsilon the privacy ledger claims.""",
+    ),
+    (
+        "params",
+        COMMON_PARAMS
+        + """
+min_fidelity = 0.90
+min_protection = 0.80
+max_exact_copy_rate = 0.0
+max_claimed_epsilon = 10.0
+run_frontier = False  # also train and evaluate several epsilons (slow)
+frontier_epochs = 30""",
+    ),
+    ("code", SETTINGS),
+    (
+        "code",
+        """from workshop_utils import attacks, evaluation, report, stages
+
+store = S3Store.connect(settings)
+policy = report.ReleasePolicy(min_fidelity, min_protection, max_exact_copy_rate, max_claimed_epsilon)
+out = stages.run_evaluation(store, settings, policy)
+print("evaluation took", {k: f"{v:.1f}s" for k, v in out.metrics["seconds"].items()})
+report.summary_frame(out.metrics)""",
+    ),
+    ("md", "## Fidelity"),
+    (
+        "code",
+        """cols = out.metrics["columns"]
+evaluation.plot_distributions(out.holdout, out.synthetic, cols, out.metrics["fidelity"]["columns"]);""",
+    ),
+    ("code", """evaluation.plot_correlations(out.holdout, out.synthetic, cols);"""),
+    ("md", "## ML utility"),
+    (
+        "code",
+        """import pandas as pd
+
+u = out.metrics["utility"]
+pd.DataFrame({m: {f"{k} {x}": v[k][x] for k in ("TRTR", "TSTR") for x in v[k] if x != "note"} | {"ratio": v["ratio"]}
+              for m, v in u["models"].items()})""",
+    ),
+    ("md", "## Privacy: membership inference"),
+    ("code", """pd.DataFrame(out.metrics["privacy"]["attacks"])"""),
+    (
+        "code",
+        """attacks.plot_dcr(out.metrics["privacy"]);
+print(f"claimed epsilon (ledger): {out.metrics['claimed_epsilon']}; "
+      f"empirical lower bound from the attacks: {out.metrics['privacy']['empirical_epsilon_lower_bound']:.3f}")""",
+    ),
+    ("md", "## The release gate"),
+    (
+        "code",
+        """print("RELEASE GATE:", out.verdict.label)
+for reason in out.verdict.reasons:
+    print("  ", reason)
+print("report:", f"s3://{settings.bucket}/{out.keys['html']}")
+print("released:", out.released["StorageDescriptor"]["Location"] if out.released else "nothing")""",
+    ),
+    (
+        "code",
+        """if run_frontier:
+    from workshop_utils import catalog
+
+    meta, _ = stages.sample_metadata(out.train)
+    frontier = report.sweep(out.train, out.holdout, meta, [0.5, 1, 3, 10, None], epochs=frontier_epochs)
+    report.plot_frontier(frontier)
+    store.write_json(frontier.to_dict("records"), settings.key("reports", "frontier.json"))
+    display(frontier)""",
+    ),
+]
+
+NOTEBOOKS["07_train_on_synthetic"] = [
+    (
+        "md",
+        """# 07 · Train on synthetic data
+
+We are now a data scientist in the collaboration: we only get the **released** synthetic table. We train
+a classifier (will the loan default?) and a regressor (the interest rate) on it, and the data owner
+scores both on the real holdout next to the same models trained on real data. The models trained on
+synthetic data are exported. If nothing passed the release gate, this notebook refuses to run.""",
+    ),
+    ("params", COMMON_PARAMS),
+    ("code", SETTINGS),
+    (
+        "code",
+        """from workshop_utils import stages
+
+store = S3Store.connect(settings)
+scores, keys = stages.train_downstream(store, settings)
+scores""",
+    ),
+    (
+        "code",
+        """import matplotlib.pyplot as plt
+
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+for ax, (target, part) in zip(axes, scores.groupby("target", sort=False)):
+    ax.bar(part["trained on"], part["score on real holdout"], color=["#2980b9", "#95a5a6"])
+    ax.set_title(f"{target}: {part['metric'].iloc[0]} on the real holdout")
+fig.tight_layout()""",
+    ),
+    (
+        "code",
+        """for target, key in keys.items():
+    print(f"{target:15s} s3://{settings.bucket}/{key}")""",
+    ),
+]
+
+
 def build(name: str, cells: list[tuple[str, str]]) -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
     nb.metadata = {

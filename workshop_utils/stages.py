@@ -5,6 +5,7 @@ Each returns what it wrote so notebooks can show it and tests can check it.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -156,3 +157,342 @@ def run_pii_check(
         },
     )
     return PiiOutput(remediation.table, findings, risk_before, remediation, rescan, risk_after, qis, entry, keys)
+
+
+TRAIN_TABLE = "bank_customers_train"
+HOLDOUT_TABLE = "bank_customers_holdout"
+SYNTHETIC_TABLE = "bank_customers_synthetic"
+
+
+def declare_public_from_job(meta: Any, job: dict[str, Any], columns: list[str]) -> list[str]:
+    """Declare as public what the data owner already wrote in the cleaning job: Validate
+    min/max ranges become bounds, Standardize canonical lists become category domains.
+    These come from the job spec, not from the data, so they cost no privacy budget."""
+    declared = []
+    for step in job["steps"]:
+        ((name, opts),) = step.items()
+        if name == "Validate":
+            for rule in opts["rules"]:
+                col = rule["column"]
+                if (
+                    col in columns
+                    and "min" in rule
+                    and "max" in rule
+                    and meta.columns[col].modeled_kind() in ("numerical", "datetime")
+                ):
+                    meta.set_bounds(col, rule["min"], rule["max"])
+                    declared.append(f"{col}: bounds [{rule['min']}, {rule['max']}] (rule {rule['name']})")
+        if name == "Standardize":
+            for col, spec in opts["columns"].items():
+                if (
+                    col in columns
+                    and (spec or {}).get("canonical")
+                    and meta.columns[col].modeled_kind() == "categorical"
+                ):
+                    meta.set_categories(col, list(spec["canonical"]))
+                    declared.append(f"{col}: {len(spec['canonical'])} categories (Standardize)")
+    return declared
+
+
+def sample_metadata(table: pd.DataFrame, job: dict[str, Any] | None = None) -> tuple[Any, list[str]]:
+    """Roles for the workshop's de-identified table, plus what the cleaning job declares public."""
+    from .metadata import TableMetadata
+
+    meta = TableMetadata.detect(table)
+    for col in table.columns:
+        if col == "customer_id":
+            meta.set_role(col, "id")
+        elif col == "notes":
+            meta.set_role(col, "excluded")  # redacted free text: not modeled
+    meta.set_role("default", "target", task="classification")
+    declared = declare_public_from_job(meta, cleaning.load_job(job), list(table.columns))
+    return meta, declared
+
+
+def split_holdout(
+    store: S3Store,
+    settings: Settings,
+    source_table: str = "bank_customers_deidentified",
+    target: str = "default",
+    holdout_share: float = 0.2,
+) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Split once into a training part and a real holdout (stratified on the target); store both."""
+    from sklearn.model_selection import train_test_split
+
+    if not 0 < holdout_share < 1:
+        raise ValueError(f"holdout_share must be in (0, 1), got {holdout_share}.")
+    source = catalog.find_table(store, settings, source_table)
+    table = catalog.read_table(store, source)
+    types = catalog.column_types(source)
+    train, holdout = train_test_split(
+        table, test_size=holdout_share, random_state=settings.seed, stratify=table[target] if target in table else None
+    )
+    train, holdout = train.reset_index(drop=True), holdout.reset_index(drop=True)
+    src = catalog.source_of(source)
+    entries = {
+        "train": catalog.write_table(
+            store,
+            settings,
+            TRAIN_TABLE,
+            train,
+            types,
+            "splits",
+            source=src,
+            description="Training part: the only rows the synthesizer sees.",
+        ),
+        "holdout": catalog.write_table(
+            store,
+            settings,
+            HOLDOUT_TABLE,
+            holdout,
+            types,
+            "splits",
+            source=src,
+            description="Real holdout for evaluation; never seen by the model.",
+        ),
+    }
+    return train, holdout, entries
+
+
+def save_model(store: S3Store, settings: Settings, synth: Any, name: str, extra: dict[str, Any]) -> dict[str, str]:
+    """Upload a fitted synthesizer and its model card to ``{prefix}/models/{run-id}/``."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = synth.save(Path(tmp) / f"{name}.pt")
+        model_key = store.put_bytes(settings.key("models", f"{name}.pt"), path.read_bytes())
+    card = {
+        "name": name,
+        "model_key": model_key,
+        "params": synth.params,
+        "metadata": synth.metadata.to_dict(),
+        "privacy_ledger": synth.ledger.to_records(),
+        "epsilon_spent": synth.epsilon_spent,
+        "training_seconds": synth.training_seconds,
+        "loss_history": synth.loss_history,
+        "run_id": settings.run_id,
+    } | extra
+    card_key = store.write_json(card, settings.key("models", f"{name}.json"))
+    return {"model": model_key, "card": card_key}
+
+
+def load_model(
+    store: S3Store, settings: Settings, name: str = "dp_tvae", run_id: str | None = None
+) -> tuple[Any, dict]:
+    """The newest saved model called ``name`` (or that of ``run_id``) and its model card."""
+    import tempfile
+
+    from .synth import DPTVAESynthesizer
+
+    cards = [
+        k
+        for k in store.list_keys(f"{settings.prefix}/models/")
+        if k.endswith(f"/{name}.json") and (run_id is None or f"/{run_id}/" in k)
+    ]
+    if not cards:
+        raise catalog.CatalogError(
+            f"No model {name!r} under s3://{settings.bucket}/{settings.prefix}/models/. "
+            "Run notebook 04_train_dp_tvae first."
+        )
+    card = max((store.read_json(k) for k in cards), key=lambda c: store.head(c["model_key"])["last_modified"])
+    with tempfile.TemporaryDirectory() as tmp:
+        path = store.download_file(card["model_key"], Path(tmp) / "model.pt")
+        return DPTVAESynthesizer.load(path), card
+
+
+def schema_check(reference: pd.DataFrame, synthetic: pd.DataFrame) -> pd.DataFrame:
+    """Column-by-column comparison of names, order and dtypes."""
+    rows = []
+    for i, col in enumerate(reference.columns):
+        present = col in synthetic.columns
+        rows.append(
+            {
+                "column": col,
+                "position_ok": present and synthetic.columns.get_loc(col) == i,
+                "dtype_real": str(reference[col].dtype),
+                "dtype_synthetic": str(synthetic[col].dtype) if present else None,
+                "ok": present and str(reference[col].dtype) == str(synthetic[col].dtype),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def compare_summaries(real: pd.DataFrame, synthetic: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFrame:
+    """Real vs synthetic side by side: mean / std / null share for numbers, top category share for the rest."""
+    rows = []
+    for col in columns or list(real.columns):
+        r, s = real[col], synthetic[col]
+        row = {
+            "column": col,
+            "null % real": round(100 * r.isna().mean(), 1),
+            "null % synthetic": round(100 * s.isna().mean(), 1),
+        }
+        if pd.api.types.is_numeric_dtype(r) and not pd.api.types.is_bool_dtype(r):
+            row |= {"mean real": r.mean(), "mean synthetic": s.mean(), "std real": r.std(), "std synthetic": s.std()}
+        elif r.notna().any():
+            top = r.value_counts(normalize=True).index[0]
+            share = [round(100 * float((x == top).fillna(False).astype(bool).mean()), 1) for x in (r, s)]
+            row |= {"top value": top, "top % real": share[0], "top % synthetic": share[1]}
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def write_synthetic(
+    store: S3Store, settings: Settings, synthetic: pd.DataFrame, train_entry: dict[str, Any], card: dict[str, Any]
+) -> dict[str, Any]:
+    """Store the synthetic table (Parquet, catalogued) with the model's privacy ledger beside it."""
+    types = catalog.column_types(train_entry)
+    ledger_key = store.write_json(card["privacy_ledger"], settings.key("synthetic", "privacy_ledger.json"))
+    return catalog.write_table(
+        store,
+        settings,
+        SYNTHETIC_TABLE,
+        synthetic,
+        {c: types[c] for c in synthetic.columns},
+        "synthetic",
+        source={"model": card["model_key"], "train": catalog.source_of(train_entry)},
+        description="Synthetic rows sampled from the DP-TVAE.",
+        extra={
+            "epsilonSpent": card["epsilon_spent"],
+            "privacyLedgerKey": ledger_key,
+            "epsilonRequested": card["params"]["epsilon"],
+        },
+    )
+
+
+RELEASED_TABLE = "bank_customers_released"
+
+
+class NothingReleasedError(RuntimeError):
+    """No synthetic table passed the release gate."""
+
+
+@dataclass
+class EvaluationOutput:
+    metrics: dict[str, Any]
+    verdict: Any
+    train: pd.DataFrame
+    holdout: pd.DataFrame
+    synthetic: pd.DataFrame
+    keys: dict[str, str]
+    released: dict[str, Any] | None
+
+
+def run_evaluation(
+    store: S3Store, settings: Settings, policy: Any = None, target: str = "default", task: str = "classification"
+) -> EvaluationOutput:
+    """Evaluate the newest synthetic table against its training part and real holdout; gate; report."""
+    from . import attacks, evaluation, report
+
+    policy = policy or report.ReleasePolicy()
+    syn_entry = catalog.find_table(store, settings, SYNTHETIC_TABLE)
+    split_run = syn_entry["Parameters"]["source"]["train"]["runId"]
+    train = catalog.read_table(store, catalog.find_table(store, settings, TRAIN_TABLE, run_id=split_run))
+    holdout = catalog.read_table(store, catalog.find_table(store, settings, HOLDOUT_TABLE, run_id=split_run))
+    synthetic = catalog.read_table(store, syn_entry)
+    ledger = store.read_json(syn_entry["Parameters"]["privacyLedgerKey"])
+    metrics = report.evaluate(train, holdout, synthetic, target, task, ledger, seed=settings.seed)
+    verdict = report.gate(metrics, policy)
+    cols = metrics["columns"]
+    figures = {
+        "Real vs synthetic distributions": evaluation.plot_distributions(
+            holdout, synthetic, cols, metrics["fidelity"]["columns"]
+        ),
+        "Associations: real, synthetic, difference": evaluation.plot_correlations(holdout, synthetic, cols),
+        "Distance to closest record": attacks.plot_dcr(metrics["privacy"]).figure,
+    }
+    keys = {
+        "metrics": store.write_json(
+            report.to_json(metrics, verdict, policy), settings.key("reports", "evaluation.json")
+        ),
+        "html": store.put_bytes(
+            settings.key("reports", "report.html"),
+            report.html_report(metrics, verdict, figures, "Synthetic bank customers").encode(),
+            "text/html",
+        ),
+    }
+    released = None
+    if verdict.passed:
+        released = catalog.write_table(
+            store,
+            settings,
+            RELEASED_TABLE,
+            synthetic,
+            catalog.column_types(syn_entry),
+            "released",
+            source=catalog.source_of(syn_entry),
+            description="Synthetic table that passed the release gate.",
+            extra={
+                "verdict": verdict.reasons,
+                "epsilonSpent": metrics["claimed_epsilon"],
+                "privacyLedgerKey": syn_entry["Parameters"]["privacyLedgerKey"],
+            },
+        )
+    return EvaluationOutput(metrics, verdict, train, holdout, synthetic, keys, released)
+
+
+def find_released(store: S3Store, settings: Settings) -> dict[str, Any]:
+    try:
+        return catalog.find_table(store, settings, RELEASED_TABLE)
+    except catalog.CatalogError:
+        raise NothingReleasedError(
+            "Nothing has been released: no synthetic table passed the release gate of notebook 06. "
+            "Read its report (reports/<run-id>/report.html), improve the model or adjust the policy with the data owners, "
+            "and run 04-06 again."
+        ) from None
+
+
+def train_downstream(
+    store: S3Store, settings: Settings, classification_target: str = "default", regression_target: str = "interest_rate"
+) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Train a classifier and a regressor on the released synthetic table and on real data; compare on the holdout."""
+    import joblib
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+    from sklearn.metrics import r2_score, roc_auc_score
+
+    from .evaluation import _features
+
+    released = find_released(store, settings)
+    synthetic = catalog.read_table(store, released)
+    split_run = store.read_json(
+        catalog.entry_key(
+            Settings(**(settings.as_dict() | {"run_id": released["Parameters"]["source"]["runId"]})), SYNTHETIC_TABLE
+        )
+    )["Parameters"]["source"]["train"]["runId"]
+    train = catalog.read_table(store, catalog.find_table(store, settings, TRAIN_TABLE, run_id=split_run))
+    holdout = catalog.read_table(store, catalog.find_table(store, settings, HOLDOUT_TABLE, run_id=split_run))
+    keep = [
+        c
+        for c in synthetic.columns
+        if synthetic[c].notna().any() and not synthetic[c].astype(str).str.startswith("SYN-").all()
+    ]
+    rows, keys = [], {}
+    for target, task in ((classification_target, "classification"), (regression_target, "regression")):
+        for source_name, source in (("synthetic (released)", synthetic), ("real (training part)", train)):
+            data = source[keep][source[target].notna()]
+            test = holdout[keep][holdout[target].notna()]
+            X, X_test = _features([data, test], target)
+            if task == "classification":
+                model = HistGradientBoostingClassifier(random_state=settings.seed).fit(X, data[target].astype(bool))
+                score = roc_auc_score(test[target].astype(bool), model.predict_proba(X_test)[:, 1])
+                metric = "ROC AUC"
+            else:
+                model = HistGradientBoostingRegressor(random_state=settings.seed).fit(X, data[target].astype(float))
+                score = r2_score(test[target].astype(float), model.predict(X_test))
+                metric = "R^2"
+            rows.append(
+                {
+                    "target": target,
+                    "task": task,
+                    "trained on": source_name,
+                    "metric": metric,
+                    "score on real holdout": score,
+                }
+            )
+            if source_name.startswith("synthetic"):
+                buf = io.BytesIO()
+                joblib.dump({"model": model, "features": list(X.columns), "target": target}, buf)
+                keys[target] = store.put_bytes(
+                    settings.key("models/downstream", f"{target}_{task}.joblib"), buf.getvalue()
+                )
+    return pd.DataFrame(rows), keys

@@ -1,0 +1,231 @@
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from opacus.accountants import PRVAccountant
+
+from workshop_utils import dp
+from workshop_utils.dpsgd import GhostClipper, add_noise_and_average
+from workshop_utils.metadata import MetadataError, TableMetadata
+from workshop_utils.synth import OTHER, TVAE, DPTVAESynthesizer, SynthesizerError
+
+
+def make_table(n: int = 1500, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    income = rng.lognormal(10.8, 0.5, n).round(-2)
+    grade = rng.choice(["A", "B", "C"], n, p=[0.5, 0.3, 0.2])
+    df = pd.DataFrame(
+        {
+            "client_id": [f"C{i:05d}" for i in range(n)],
+            "age": rng.integers(20, 70, n),
+            "income": income,
+            "grade": pd.Categorical(grade),
+            "opened": pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 1000, n), unit="D"),
+            "owner": rng.random(n) < 0.4,
+            "notes": ["x"] * n,
+            "default": pd.array(rng.random(n) < np.where(grade == "C", 0.5, 0.1), dtype="boolean"),
+        }
+    )
+    df["income"] = df["income"].where(rng.random(n) > 0.2)  # 20% missing
+    return df
+
+
+def make_meta(df: pd.DataFrame) -> TableMetadata:
+    meta = TableMetadata.detect(df)
+    meta.set_role("notes", "excluded")
+    meta.set_role("default", "target", task="classification")
+    return meta
+
+
+@pytest.fixture(scope="module")
+def table() -> pd.DataFrame:
+    return make_table()
+
+
+@pytest.fixture(scope="module")
+def dp_synth(table) -> DPTVAESynthesizer:
+    meta = make_meta(table)
+    meta.set_bounds("age", 18, 100)
+    return DPTVAESynthesizer(meta, epsilon=1.0, epochs=3, batch_size=200, progress=False, seed=3).fit(table)
+
+
+@pytest.fixture(scope="module")
+def plain_synth(table) -> DPTVAESynthesizer:
+    return DPTVAESynthesizer(make_meta(table), epsilon=None, epochs=40, batch_size=200, progress=False, seed=1).fit(
+        table
+    )
+
+
+# --------------------------------------------------------------------------- DP-SGD core
+
+
+def test_ghost_norms_and_clipped_sum_equal_a_naive_per_example_loop():
+    torch.manual_seed(0)
+    model = TVAE(data_dim=12, n_positions=3, hidden=(16, 8), latent=4)
+    x = torch.randn(7, 12)
+    eps = torch.randn(7, 4)
+
+    def losses(batch, noise):
+        mu, logvar = model.encoder(batch)
+        recon, log_sigma = model.decoder(mu + noise * torch.exp(0.5 * logvar))
+        return ((recon - batch) ** 2).sum(1) * torch.exp(log_sigma).sum(1) + (mu**2).sum(1)
+
+    clipper = GhostClipper(model)
+    norms, grads = clipper.per_sample_grads_norms(losses(x, eps))
+    naive, per_sample = [], []
+    params = list(model.parameters())
+    clipper.reset()
+    for i in range(7):
+        g = torch.autograd.grad(losses(x[i : i + 1], eps[i : i + 1]).sum(), params)
+        naive.append(torch.sqrt(sum((t**2).sum() for t in g)))
+        per_sample.append(g)
+        clipper.reset()
+    torch.testing.assert_close(norms, torch.stack(naive), rtol=1e-5, atol=1e-5)
+    clipper.reset()
+    norms, grads = clipper.per_sample_grads_norms(losses(x, eps))
+    clipper.clipped_sum_into_grad(norms, grads, max_grad_norm=0.5)
+    for j, p in enumerate(params):
+        expected = sum(per_sample[i][j] * min(1.0, 0.5 / (naive[i].item() + 1e-6)) for i in range(7))
+        torch.testing.assert_close(p.grad, expected, rtol=1e-5, atol=1e-5)
+    clipper.close()
+
+
+def test_parameters_outside_linear_layers_are_refused():
+    class Bad(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = torch.nn.Linear(2, 2)
+            self.scale = torch.nn.Parameter(torch.ones(2))
+
+    with pytest.raises(ValueError, match="scale"):
+        GhostClipper(Bad())
+
+
+def test_noise_has_the_calibrated_standard_deviation():
+    p = torch.nn.Parameter(torch.zeros(200_000))
+    p.grad = torch.zeros_like(p)
+    sigma, clip, batch = 1.3, 0.7, 50.0
+    add_noise_and_average([p], sigma, clip, batch, torch.Generator().manual_seed(0))
+    expected = sigma * clip / batch
+    # The sample std of 200k normals is within 1% of the truth with overwhelming probability.
+    assert abs(p.grad.std().item() / expected - 1) < 0.01
+    assert abs(p.grad.mean().item()) < 5 * expected / math.sqrt(200_000)
+
+
+# --------------------------------------------------------------------------- privacy accounting
+
+
+def test_ledger_matches_the_accountant_and_the_request(dp_synth, table):
+    ledger = dp_synth.privacy_ledger()
+    total = ledger.iloc[-1]
+    assert total["epsilon"] <= 1.0 and total["epsilon"] >= 0.99  # spends its budget, never more
+    assert total["delta"] <= dp_synth.params["delta_used"] < 1 / len(table)
+    sgd = ledger[ledger["step"] == "training"].iloc[0]
+    acc = PRVAccountant()
+    acc.history = [(dp_synth.params["noise_multiplier"], dp_synth.params["sample_rate"], dp_synth.params["steps"])]
+    assert sgd["epsilon"] == pytest.approx(acc.get_epsilon(delta=sgd["delta"]), rel=0.01)
+    by_col = ledger.set_index(["step", "column"])
+    assert (
+        by_col.loc[("bounds", "age"), "mechanism"] == "declared public"
+        and by_col.loc[("bounds", "age"), "epsilon"] == 0
+    )
+    for col in ("income", "opened"):  # undeclared bounds are paid for
+        assert by_col.loc[("bounds", col), "epsilon"] > 0
+    assert (
+        by_col.loc[("category domain", "grade"), "epsilon"] > 0
+        and by_col.loc[("category domain", "grade"), "delta"] > 0
+    )
+    assert {"client_id", "notes"}.isdisjoint(set(ledger["column"]))  # not modeled, never read
+
+
+def test_default_delta_is_below_one_over_n():
+    for n in (150, 1500, 45_211):
+        assert dp.default_delta(n) < 1 / n
+
+
+def test_dp_bounds_are_near_the_data():
+    x = np.random.default_rng(0).normal(50, 10, 5000)
+    lo, hi = dp.dp_bounds(x, 0.5, np.random.default_rng(1))
+    assert 10 <= lo <= 35 and 65 <= hi <= 100
+
+
+# --------------------------------------------------------------------------- output contract
+
+
+def test_output_contract(plain_synth, table):
+    out = plain_synth.sample(3000)
+    assert list(out.columns) == list(table.columns)
+    assert out.dtypes.astype(str).to_dict() == table.dtypes.astype(str).to_dict()
+    assert set(out["grade"].dropna()) <= {"A", "B", "C", OTHER}
+    assert out["age"].between(table["age"].min(), table["age"].max()).all()
+    assert out["income"].dropna().between(table["income"].min(), table["income"].max()).all()
+    assert out["opened"].dropna().between(table["opened"].min(), table["opened"].max()).all()
+    assert abs(out["income"].isna().mean() - table["income"].isna().mean()) < 0.06
+    assert out["client_id"].is_unique and out["client_id"].str.startswith("SYN-").all()
+    assert out["notes"].isna().all()  # excluded: not modeled, so nothing is made up
+
+
+def test_dp_output_stays_within_declared_bounds(dp_synth):
+    out = dp_synth.sample(2000)
+    assert out["age"].between(18, 100).all()
+
+
+def test_conditional_sampling(plain_synth):
+    out = plain_synth.sample(300, conditions={"default": True})
+    assert len(out) == 300 and out["default"].all()
+    with pytest.raises(SynthesizerError, match="too rare"):
+        plain_synth.sample(100, conditions={"grade": "C", "default": True, "owner": True, "age": 20}, max_tries=2)
+    with pytest.raises(SynthesizerError, match="not a category"):
+        plain_synth.sample(10, conditions={"grade": "Z"})
+    with pytest.raises(SynthesizerError, match="not a modeled column"):
+        plain_synth.sample(10, conditions={"client_id": "C1"})
+
+
+def test_same_seed_same_samples_and_save_load_round_trip(table, tmp_path):
+    meta = make_meta(table)
+    a = DPTVAESynthesizer(meta, epsilon=2.0, epochs=2, batch_size=300, progress=False, seed=7).fit(table)
+    b = DPTVAESynthesizer(meta, epsilon=2.0, epochs=2, batch_size=300, progress=False, seed=7).fit(table)
+    pd.testing.assert_frame_equal(a.sample(200), b.sample(200))
+    path = a.save(tmp_path / "model.pt")
+    loaded = DPTVAESynthesizer.load(path)
+    pd.testing.assert_frame_equal(a.sample(500), loaded.sample(500))
+    pd.testing.assert_frame_equal(a.privacy_ledger(), loaded.privacy_ledger())
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def test_bad_input_gives_clear_messages(table):
+    meta = make_meta(table)
+    with pytest.raises(SynthesizerError, match="epsilon must be a positive"):
+        DPTVAESynthesizer(meta, epsilon=0)
+    with pytest.raises(SynthesizerError, match="epsilon must be a positive"):
+        DPTVAESynthesizer(meta, epsilon=-1)
+    with pytest.raises(SynthesizerError, match="below 1/n"):
+        DPTVAESynthesizer(meta, epsilon=1, delta=0.01, batch_size=100, progress=False).fit(table)
+    with pytest.raises(SynthesizerError, match="fewer than batch_size"):
+        DPTVAESynthesizer(meta, epsilon=1, batch_size=500, progress=False).fit(table.head(100))
+    with pytest.raises(SynthesizerError, match="Target column 'default' is not in the table"):
+        DPTVAESynthesizer(meta, progress=False).fit(table.drop(columns=["default"]))
+    extra = make_meta(table)
+    extra.columns["ghost"] = extra.columns["age"]
+    with pytest.raises(SynthesizerError, match="ghost"):
+        DPTVAESynthesizer(extra, progress=False).fit(table)
+    with pytest.raises(MetadataError, match="task="):
+        make_meta(table).set_role("grade", "target")
+    with pytest.raises(MetadataError, match="already the target"):
+        make_meta(table).set_role("owner", "target", task="classification")
+    with pytest.raises(MetadataError, match="low < high"):
+        meta.set_bounds("age", 5, 1)
+    with pytest.raises(SynthesizerError, match="fit"):
+        DPTVAESynthesizer(meta).sample(5)
+
+
+def test_metadata_round_trips_through_json(table, tmp_path):
+    meta = make_meta(table)
+    meta.set_bounds("income", 0, 500_000).set_categories("grade", ["A", "B", "C"])
+    again = TableMetadata.from_json(meta.to_json(tmp_path / "meta.json"))
+    assert again.to_dict() == meta.to_dict() and again.target == "default"
+    assert TableMetadata.from_json(str(tmp_path / "meta.json")).to_dict() == meta.to_dict()

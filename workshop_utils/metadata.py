@@ -1,0 +1,181 @@
+"""Table metadata for the synthesizer: each column's role, and what the data owner declares public.
+
+Roles (like AWS Clean Rooms ML's column classification):
+``categorical``, ``numerical`` (int or float), ``datetime``, ``boolean``, ``target``
+(exactly one column at most; ``task`` is classification or regression), ``id`` (not
+modeled; fresh surrogate ids on output) and ``excluded`` (not modeled; null on output).
+
+Bounds and category lists set here are **declared public**: the synthesizer uses them
+without spending privacy budget. Anything not declared is estimated under DP.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+ROLES = ("categorical", "numerical", "datetime", "boolean", "target", "id", "excluded")
+MODELED = ("categorical", "numerical", "datetime", "boolean", "target")
+TASKS = ("classification", "regression")
+
+
+class MetadataError(ValueError):
+    """Metadata and data disagree, or a setting is invalid; the message says how to fix it."""
+
+
+@dataclass
+class ColumnMeta:
+    role: str
+    kind: str = "categorical"  # how a target is modeled: categorical, boolean or numerical
+    integer: bool = False  # numerical columns: round outputs to integers
+    bounds: list[float] | None = None  # declared public [low, high]
+    categories: list[Any] | None = None  # declared public category list
+    task: str | None = None  # target only
+
+    def modeled_kind(self) -> str:
+        """categorical, boolean, numerical or datetime: how the column is encoded."""
+        return self.kind if self.role == "target" else self.role
+
+
+@dataclass
+class TableMetadata:
+    columns: dict[str, ColumnMeta] = field(default_factory=dict)
+
+    # -- building --------------------------------------------------------------------------------
+
+    @classmethod
+    def detect(cls, df: pd.DataFrame, max_categories: int = 100) -> TableMetadata:
+        """Propose roles from dtypes and cardinality; review and edit before fitting."""
+        if df.shape[1] == 0:
+            raise MetadataError("Cannot detect metadata of a table with no columns.")
+        cols: dict[str, ColumnMeta] = {}
+        for name in df.columns:
+            s = df[name]
+            if pd.api.types.is_bool_dtype(s):
+                cols[name] = ColumnMeta("boolean")
+            elif pd.api.types.is_datetime64_any_dtype(s):
+                cols[name] = ColumnMeta("datetime")
+            elif pd.api.types.is_numeric_dtype(s):
+                cols[name] = ColumnMeta("numerical", integer=pd.api.types.is_integer_dtype(s))
+            else:
+                distinct = s.nunique(dropna=True)
+                looks_like_key = distinct > 0.5 * max(len(s), 1)
+                cols[name] = ColumnMeta(
+                    "id" if looks_like_key else "categorical" if distinct <= max_categories else "excluded"
+                )
+        return cls(cols)
+
+    def set_role(self, column: str, role: str, task: str | None = None) -> TableMetadata:
+        self._require(column)
+        if role not in ROLES:
+            raise MetadataError(f"Role {role!r} for {column!r} is not one of {', '.join(ROLES)}.")
+        meta = self.columns[column]
+        if role == "target":
+            if task not in TASKS:
+                raise MetadataError(f"Target {column!r} needs task='classification' or task='regression'.")
+            for other, m in self.columns.items():
+                if other != column and m.role == "target":
+                    raise MetadataError(f"{other!r} is already the target; set its role first (one target only).")
+            kind = meta.modeled_kind() if meta.role != "target" else meta.kind
+            if task == "regression":
+                kind = "numerical"
+            elif kind == "numerical":
+                kind = "categorical"
+            meta.kind, meta.task = kind, task
+        meta.role = role
+        return self
+
+    def set_bounds(self, column: str, low: float, high: float) -> TableMetadata:
+        """Declare public bounds; values outside are clipped to them before training."""
+        self._require(column)
+        if self.columns[column].modeled_kind() == "datetime":  # dates -> days since 1970
+            low, high = ((pd.Timestamp(v) - pd.Timestamp("1970-01-01")).days for v in (low, high))
+        if not (pd.notna(low) and pd.notna(high) and float(low) < float(high)):
+            raise MetadataError(f"Bounds for {column!r} need low < high, got ({low}, {high}).")
+        if self.columns[column].modeled_kind() not in ("numerical", "datetime"):
+            raise MetadataError(
+                f"Bounds apply to numerical or datetime columns; {column!r} is {self.columns[column].role}."
+            )
+        self.columns[column].bounds = [float(low), float(high)]
+        return self
+
+    def set_categories(self, column: str, categories: list[Any]) -> TableMetadata:
+        """Declare the public category list; other values become the 'other' category."""
+        self._require(column)
+        if not categories:
+            raise MetadataError(f"Category list for {column!r} is empty.")
+        self.columns[column].categories = list(categories)
+        return self
+
+    # -- checks ---------------------------------------------------------------------------------
+
+    def _require(self, column: str) -> None:
+        if column not in self.columns:
+            raise MetadataError(f"Column {column!r} is not in the metadata; columns are {', '.join(self.columns)}.")
+
+    @property
+    def target(self) -> str | None:
+        return next((c for c, m in self.columns.items() if m.role == "target"), None)
+
+    @property
+    def modeled(self) -> list[str]:
+        return [c for c, m in self.columns.items() if m.role in MODELED]
+
+    def validate(self, df: pd.DataFrame, require_target: bool = False) -> None:
+        unknown = [c for c in self.columns if c not in df.columns]
+        if unknown:
+            raise MetadataError(
+                f"Metadata names column(s) {unknown} that the table does not have; "
+                f"the table has {list(df.columns)}. Re-detect or drop them from the metadata."
+            )
+        undeclared = [c for c in df.columns if c not in self.columns]
+        if undeclared:
+            raise MetadataError(f"Column(s) {undeclared} have no metadata; set their role (or 'excluded').")
+        if require_target and self.target is None:
+            raise MetadataError("No target column: meta.set_role('<column>', 'target', task='classification').")
+        if self.target is not None and df[self.target].isna().all():
+            raise MetadataError(f"Target {self.target!r} has no values.")
+        if not self.modeled:
+            raise MetadataError("No column to model: every column is id or excluded.")
+
+    # -- serialization --------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "columns": {
+                c: {k: v for k, v in asdict(m).items() if v not in (None, False) or k == "role"}
+                for c, m in self.columns.items()
+            }
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TableMetadata:
+        try:
+            cols = {c: ColumnMeta(**spec) for c, spec in data["columns"].items()}
+        except (KeyError, TypeError) as exc:
+            raise MetadataError(
+                f"Malformed metadata ({exc}); expected {{'columns': {{name: {{'role': ...}}}}}}."
+            ) from None
+        for c, m in cols.items():
+            if m.role not in ROLES:
+                raise MetadataError(f"Role {m.role!r} for {c!r} is not one of {', '.join(ROLES)}.")
+        return cls(cols)
+
+    def to_json(self, path: str | Path | None = None) -> str:
+        text = json.dumps(self.to_dict(), indent=2, default=str)
+        if path is not None:
+            Path(path).write_text(text)
+        return text
+
+    @classmethod
+    def from_json(cls, text_or_path: str | Path) -> TableMetadata:
+        path = Path(text_or_path)
+        text = path.read_text() if path.suffix == ".json" and path.exists() else str(text_or_path)
+        return cls.from_dict(json.loads(text))
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame([{"column": c, **asdict(m)} for c, m in self.columns.items()])

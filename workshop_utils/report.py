@@ -1,0 +1,287 @@
+"""Full evaluation, the release gate (like AWS Clean Rooms ML's thresholds) and the HTML report."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import attacks, evaluation
+
+
+@dataclass
+class ReleasePolicy:
+    """Thresholds the data owners set. A synthetic table is released only if all hold."""
+
+    min_fidelity: float = 0.90
+    min_protection: float = 0.80
+    max_exact_copy_rate: float = 0.0
+    max_claimed_epsilon: float | None = 10.0  # None allows a non-private model (not recommended)
+
+    def __post_init__(self) -> None:
+        for name in ("min_fidelity", "min_protection", "max_exact_copy_rate"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}.")
+        if self.max_claimed_epsilon is not None and self.max_claimed_epsilon <= 0:
+            raise ValueError(f"max_claimed_epsilon must be positive or None, got {self.max_claimed_epsilon}.")
+
+
+@dataclass
+class Verdict:
+    passed: bool
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return "PASS" if self.passed else "FAIL"
+
+
+def gate(metrics: dict[str, Any], policy: ReleasePolicy) -> Verdict:
+    """PASS only if every threshold holds; every failing check is listed, and passing ones too."""
+    checks = [
+        (
+            metrics["fidelity"]["overall"] >= policy.min_fidelity,
+            f"fidelity {metrics['fidelity']['overall']:.1%} vs minimum {policy.min_fidelity:.0%}",
+        ),
+        (
+            metrics["privacy"]["protection_score"] >= policy.min_protection,
+            f"protection score {metrics['privacy']['protection_score']:.2f} vs minimum {policy.min_protection:.2f}",
+        ),
+        (
+            metrics["privacy"]["exact_copy_rate"] <= policy.max_exact_copy_rate,
+            f"exact copies {metrics['privacy']['exact_copy_rate']:.2%} vs maximum {policy.max_exact_copy_rate:.2%}",
+        ),
+    ]
+    claimed = metrics.get("claimed_epsilon")
+    if policy.max_claimed_epsilon is not None:
+        ok = claimed is not None and np.isfinite(claimed) and claimed <= policy.max_claimed_epsilon
+        checks.append(
+            (
+                ok,
+                f"claimed epsilon {claimed if claimed is not None else 'none (no DP)'} vs maximum {policy.max_claimed_epsilon}",
+            )
+        )
+    reasons = [("ok: " if ok else "FAILED: ") + text for ok, text in checks]
+    return Verdict(all(ok for ok, _ in checks), reasons)
+
+
+def evaluate(
+    train: pd.DataFrame,
+    holdout: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    target: str | None,
+    task: str = "classification",
+    ledger: list[dict] | None = None,
+    columns: list[str] | None = None,
+    pairs: bool = True,
+    max_pairs: int | None = 150,
+    sdmetrics: bool = True,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Fidelity (vs the real holdout), ML utility (TSTR vs TRTR) and the membership-inference attacks."""
+    if columns is None:  # compare what the synthesizer modeled: drop columns it left empty (ids, excluded)
+        columns = [
+            c
+            for c in synthetic.columns
+            if c in holdout.columns
+            and synthetic[c].notna().any()
+            and not synthetic[c].astype(str).str.startswith("SYN-").all()
+        ]
+    timings = {}
+    start = time.perf_counter()
+    fidelity = evaluation.fidelity_score(holdout, synthetic, columns, pairs=pairs, max_pairs=max_pairs, seed=seed)
+    timings["fidelity"] = time.perf_counter() - start
+    start = time.perf_counter()
+    sdm = evaluation.sdmetrics_quality(holdout, synthetic, columns) if sdmetrics else None
+    timings["sdmetrics"] = time.perf_counter() - start
+    start = time.perf_counter()
+    utility = (
+        evaluation.ml_utility(
+            train[columns],
+            synthetic[columns],
+            holdout[columns],
+            target,
+            task,
+            models=("gradient_boosting", "linear"),
+            seed=seed,
+        )
+        if target
+        else None
+    )
+    timings["utility"] = time.perf_counter() - start
+    start = time.perf_counter()
+    delta = sum(e["delta"] for e in ledger) if ledger else 0.0
+    privacy = attacks.membership_inference(train, holdout, synthetic, columns, delta=delta, seed=seed)
+    timings["privacy"] = time.perf_counter() - start
+    claimed = float(sum(e["epsilon"] for e in ledger)) if ledger else None
+    return {
+        "columns": columns,
+        "fidelity": fidelity,
+        "sdmetrics_quality": sdm,
+        "utility": utility,
+        "privacy": privacy,
+        "claimed_epsilon": claimed,
+        "claimed_delta": delta,
+        "seconds": timings,
+        "rows": {"train": len(train), "holdout": len(holdout), "synthetic": len(synthetic)},
+    }
+
+
+def summary_frame(metrics: dict[str, Any]) -> pd.DataFrame:
+    rows = [("fidelity (mean exp(-KL), columns)", f"{metrics['fidelity']['overall']:.1%}")]
+    if metrics["fidelity"].get("pairs_overall") is not None:
+        rows.append(("fidelity (column pairs)", f"{metrics['fidelity']['pairs_overall']:.1%}"))
+    if metrics.get("sdmetrics_quality") is not None:
+        rows.append(("SDMetrics quality score", f"{metrics['sdmetrics_quality']:.1%}"))
+    if metrics.get("utility"):
+        h = metrics["utility"]["headline"]
+        rows.append(
+            (
+                f"ML utility TSTR / TRTR ({h['metric']})",
+                f"{h['TSTR'][h['metric']]:.3f} / {h['TRTR'][h['metric']]:.3f} = {h['ratio']:.2f}",
+            )
+        )
+    p = metrics["privacy"]
+    for a in p["attacks"]:
+        rows.append(
+            (
+                f"attack: {a['attack']}",
+                f"AUC {a['auc']:.3f}, TPR@1%FPR {a['tpr_at_1pct_fpr']:.3f}, protection {a['protection']:.2f}",
+            )
+        )
+    rows.append(("exact copies of training rows", f"{p['exact_copy_rate']:.2%}"))
+    claimed = metrics.get("claimed_epsilon")
+    rows.append(
+        (
+            "epsilon: claimed (ledger) vs empirical lower bound",
+            f"{claimed if claimed is not None else 'no DP'} vs {p['empirical_epsilon_lower_bound']:.2f}",
+        )
+    )
+    return pd.DataFrame(rows, columns=["metric", "value"])
+
+
+def _png(fig: Any) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def html_report(
+    metrics: dict[str, Any], verdict: Verdict, figures: dict[str, Any], title: str = "Synthetic data report"
+) -> str:
+    """A self-contained HTML page: verdict, summary table, per-column scores, embedded plots."""
+    color = "#27ae60" if verdict.passed else "#c0392b"
+    parts = [
+        f"<html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
+        "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}td,th{padding:3px 10px;border-bottom:1px solid #ddd}"
+        "img{max-width:100%}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+        f"<h2 style='color:{color}'>Release gate: {verdict.label}</h2><ul>",
+        *[f"<li>{html.escape(r)}</li>" for r in verdict.reasons],
+        "</ul>",
+        "<h2>Summary</h2>",
+        summary_frame(metrics).to_html(index=False),
+        "<h2>Fidelity per column (exp(-KL))</h2>",
+        pd.Series(metrics["fidelity"]["columns"], name="score").round(4).to_frame().to_html(),
+    ]
+    for name, fig in figures.items():
+        parts.append(f"<h2>{html.escape(name)}</h2><img src='data:image/png;base64,{_png(fig)}'/>")
+    parts.append(
+        "<h2>All metrics (JSON)</h2><pre>" + html.escape(json.dumps(_jsonable(metrics), indent=1)[:20000]) + "</pre>"
+    )
+    parts.append(
+        "<p>The privacy claim is the epsilon of the model's ledger; the empirical bound is what these "
+        "attacks prove, which can only be lower. Neither makes the data anonymous in an absolute sense.</p>"
+    )
+    return "\n".join(parts + ["</body></html>"])
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _jsonable(v) for k, v in obj.items() if k != "dcr"} | (
+            {"dcr_medians": {k: v for k, v in obj["dcr"].items() if "median" in k}} if "dcr" in obj else {}
+        )
+    if isinstance(obj, list):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, (np.floating, np.integer)):
+        return obj.item()
+    return obj
+
+
+def to_json(metrics: dict[str, Any], verdict: Verdict, policy: ReleasePolicy) -> dict[str, Any]:
+    return {
+        "metrics": _jsonable(metrics),
+        "verdict": asdict(verdict) | {"label": verdict.label},
+        "policy": asdict(policy),
+    }
+
+
+def sweep(
+    train: pd.DataFrame,
+    holdout: pd.DataFrame,
+    metadata: Any,
+    epsilons: list[float | None],
+    epochs: int = 60,
+    batch_size: int = 1000,
+    seed: int = 0,
+    **synth_kwargs: Any,
+) -> pd.DataFrame:
+    """Privacy-utility frontier: train and evaluate one model per epsilon (None = no DP)."""
+    from tqdm.auto import tqdm
+
+    from .synth import DPTVAESynthesizer
+
+    rows = []
+    for eps in tqdm(epsilons, desc="frontier"):
+        synth = DPTVAESynthesizer(
+            metadata, epsilon=eps, epochs=epochs, batch_size=batch_size, seed=seed, progress=False, **synth_kwargs
+        ).fit(train)
+        synthetic = synth.sample(len(train))
+        m = evaluate(
+            train,
+            holdout,
+            synthetic,
+            metadata.target,
+            metadata.columns[metadata.target].task or "classification",
+            synth.ledger.to_records(),
+            pairs=False,
+            sdmetrics=False,
+            seed=seed,
+        )
+        rows.append(
+            {
+                "epsilon": eps,
+                "fidelity": m["fidelity"]["overall"],
+                "tstr_ratio": m["utility"]["headline"]["ratio"] if m["utility"] else None,
+                "attack_auc": m["privacy"]["max_auc"],
+                "empirical_epsilon": m["privacy"]["empirical_epsilon_lower_bound"],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def plot_frontier(frontier: pd.DataFrame) -> Any:
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.6))
+    finite = frontier["epsilon"].notna()
+    x = frontier["epsilon"].where(finite, frontier["epsilon"].max() * 3 if finite.any() else 1).astype(float)
+    for ax, col, title in zip(
+        axes, ["fidelity", "tstr_ratio", "attack_auc"], ["fidelity", "TSTR / TRTR", "attack AUC (max)"]
+    ):
+        ax.plot(x, frontier[col], "o-")
+        ax.set_xscale("log")
+        ax.set_xlabel("epsilon (rightmost point: no DP)")
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
