@@ -108,7 +108,6 @@ def empirical_epsilon(
     for t in thresholds:
         tp, fp = int((scores_members >= t).sum()), int((scores_nonmembers >= t).sum())
         tpr_lo = beta.ppf(alpha, tp, m - tp + 1) if tp > 0 else 0.0
-        tpr_hi = beta.ppf(1 - alpha, tp + 1, m - tp) if tp < m else 1.0
         fpr_lo = beta.ppf(alpha, fp, n - fp + 1) if fp > 0 else 0.0
         fpr_hi = beta.ppf(1 - alpha, fp + 1, n - fp) if fp < n else 1.0
         if tpr_lo - delta > 0 and fpr_hi > 0:

@@ -627,7 +627,7 @@ class DPTVAESynthesizer:
 
     def _finish(self, modeled: pd.DataFrame) -> pd.DataFrame:
         out = {}
-        for i, col in enumerate(self.columns):
+        for col in self.columns:
             role = self.metadata.columns[col].role
             if col in modeled:
                 out[col] = modeled[col].reset_index(drop=True)
