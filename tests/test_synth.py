@@ -148,7 +148,7 @@ def test_default_delta_is_below_one_over_n():
 def test_dp_bounds_are_near_the_data():
     x = np.random.default_rng(0).normal(50, 10, 5000)
     lo, hi = dp.dp_bounds(x, 0.5, np.random.default_rng(1))
-    assert 10 <= lo <= 35 and 65 <= hi <= 100
+    assert 8 <= lo <= 35 and 65 <= hi <= 128  # octave grid: at most 2x too wide
 
 
 # --------------------------------------------------------------------------- output contract
