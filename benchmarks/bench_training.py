@@ -69,6 +69,8 @@ def fit_ours(train: pd.DataFrame, epsilon: float | None, args: argparse.Namespac
         epochs=args.epochs,
         batch_size=args.batch_size,
         learning_rate=args.learning_rate,
+        target_weight=args.target_weight,
+        condition_on_target=not args.no_condition,
         device=args.device,
         progress=False,
         seed=args.seed,
@@ -114,7 +116,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--epsilon", type=float, default=3.0)
     parser.add_argument("--batch-size", type=int, default=1000)
-    parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--learning-rate", type=float, default=2e-3)
+    parser.add_argument("--target-weight", type=float, default=1.0)
+    parser.add_argument("--no-condition", action="store_true", help="do not condition the decoder on y")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-sdv", action="store_true")

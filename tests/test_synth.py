@@ -61,15 +61,17 @@ def plain_synth(table) -> DPTVAESynthesizer:
 # --------------------------------------------------------------------------- DP-SGD core
 
 
-def test_ghost_norms_and_clipped_sum_equal_a_naive_per_example_loop():
+@pytest.mark.parametrize("cond_dim", [0, 3])
+def test_ghost_norms_and_clipped_sum_equal_a_naive_per_example_loop(cond_dim):
     torch.manual_seed(0)
-    model = TVAE(data_dim=12, n_positions=3, hidden=(16, 8), latent=4)
+    model = TVAE(data_dim=12, n_positions=3, hidden=(16, 8), latent=4, cond_dim=cond_dim)
     x = torch.randn(7, 12)
     eps = torch.randn(7, 4)
 
     def losses(batch, noise):
         mu, logvar = model.encoder(batch)
-        recon, log_sigma = model.decoder(mu + noise * torch.exp(0.5 * logvar))
+        cond = batch[:, :cond_dim].softmax(1) if cond_dim else None  # the conditioned decoder too
+        recon, log_sigma = model.decoder(mu + noise * torch.exp(0.5 * logvar), cond)
         return ((recon - batch) ** 2).sum(1) * torch.exp(log_sigma).sum(1) + (mu**2).sum(1)
 
     clipper = GhostClipper(model)
@@ -138,6 +140,8 @@ def test_ledger_matches_the_accountant_and_the_request(dp_synth, table):
         and by_col.loc[("category domain", "grade"), "delta"] > 0
     )
     assert {"client_id", "notes"}.isdisjoint(set(ledger["column"]))  # not modeled, never read
+    target = by_col.loc[("target distribution", "default")]  # the decoder's condition is paid for
+    assert target["epsilon"] > 0 and "Laplace" in target["mechanism"]
 
 
 def test_default_delta_is_below_one_over_n():
@@ -172,9 +176,13 @@ def test_dp_output_stays_within_declared_bounds(dp_synth):
     assert out["age"].between(18, 100).all()
 
 
-def test_conditional_sampling(plain_synth):
+def test_conditional_sampling(plain_synth, table):
     out = plain_synth.sample(300, conditions={"default": True})
     assert len(out) == 300 and out["default"].all()
+    # conditioned on the target, the decoder reproduces the class difference (C defaults more)
+    c_rate = {v: plain_synth.sample(1500, conditions={"default": v})["grade"].eq("C").mean() for v in (True, False)}
+    assert c_rate[True] > c_rate[False] + 0.15, c_rate
+    assert abs(plain_synth.sample(3000)["default"].mean() - table["default"].mean()) < 0.04
     with pytest.raises(SynthesizerError, match="too rare"):
         plain_synth.sample(100, conditions={"grade": "C", "default": True, "owner": True, "age": 20}, max_tries=2)
     with pytest.raises(SynthesizerError, match="not a category"):
@@ -221,6 +229,26 @@ def test_bad_input_gives_clear_messages(table):
         meta.set_bounds("age", 5, 1)
     with pytest.raises(SynthesizerError, match="fit"):
         DPTVAESynthesizer(meta).sample(5)
+
+
+def test_detect_reads_the_schema_not_the_values(table):
+    """Proposed roles depend on dtypes and names only, so detect() spends no privacy budget."""
+    meta = TableMetadata.detect(table)
+    roles = {c: m.role for c, m in meta.columns.items()}
+    assert roles == {
+        "client_id": "id",
+        "age": "numerical",
+        "income": "numerical",
+        "grade": "categorical",
+        "opened": "datetime",
+        "owner": "boolean",
+        "notes": "categorical",
+        "default": "boolean",
+    }
+    other = make_table(50, seed=9)
+    other["grade"] = pd.Categorical(["Z"] * 50)
+    other["client_id"] = "same"
+    assert TableMetadata.detect(other).to_dict() == meta.to_dict()
 
 
 def test_metadata_round_trips_through_json(table, tmp_path):

@@ -1,7 +1,7 @@
 """How good is a synthetic table: fidelity (KL-divergence score) and ML utility (TSTR vs TRTR).
 
-Fidelity, per column: KL(real || synthetic) over categories (with add-half smoothing of the
-synthetic counts so a missing category costs a finite amount) or, for numbers and dates, over
+Fidelity, per column: KL(real || synthetic) over categories (a category absent from the
+synthetic table counts as half a row, so it costs a finite amount) or, for numbers and dates, over
 20 bins cut at the real data's quantiles; nulls are a bin of their own. The score is
 exp(-KL) in [0, 1]; 1 means the same distribution. Pairs use 2-way joint bins (5 quantile
 bins per numeric column). These are evaluation statistics of the real holdout and are
@@ -48,7 +48,8 @@ def discretize(real: pd.Series, synth: pd.Series, bins: int = 20) -> tuple[pd.Se
 def kl_divergence(real_labels: pd.Series, synth_labels: pd.Series, smoothing: float = 0.5) -> float:
     p = real_labels.value_counts(normalize=True)
     support = p.index.union(synth_labels.value_counts().index)
-    q_counts = synth_labels.value_counts().reindex(support, fill_value=0) + smoothing
+    q_counts = synth_labels.value_counts().reindex(support, fill_value=0).astype(float)
+    q_counts[q_counts == 0] = smoothing  # only absent labels: identical tables score exactly 1
     q = q_counts / q_counts.sum()
     p = p.reindex(support, fill_value=0)
     nz = p > 0
@@ -64,7 +65,7 @@ def fidelity_score(
     seed: int = 0,
 ) -> dict[str, Any]:
     """Per-column (and optionally pairwise) exp(-KL) scores and their mean ('overall')."""
-    columns = columns or [c for c in real.columns if c in synth.columns]
+    columns = columns or list(real.columns)
     missing = [c for c in columns if c not in synth.columns]
     if missing:
         raise ValueError(f"Synthetic table lacks column(s) {missing}.")
@@ -196,7 +197,11 @@ def ml_utility(
 
 def sdmetrics_quality(real: pd.DataFrame, synth: pd.DataFrame, columns: list[str] | None = None) -> float:
     """SDMetrics' QualityReport score (column shapes and pair trends), an independent check."""
-    from sdmetrics.reports.single_table import QualityReport
+    import warnings
+
+    with warnings.catch_warnings():  # the single-table report is deprecated in favour of a multi-table one
+        warnings.simplefilter("ignore", FutureWarning)
+        from sdmetrics.reports.single_table import QualityReport
 
     columns = columns or [c for c in real.columns if c in synth.columns]
     meta: dict[str, Any] = {"columns": {}}
@@ -247,15 +252,9 @@ def plot_distributions(
             ax.hist(r.clip(lo, hi), bins=bins, alpha=0.5, density=True, label="real")
             ax.hist(s.clip(lo, hi), bins=bins, alpha=0.5, density=True, label="synthetic")
         else:
-            rc = real[c].astype(object).fillna(NULL).astype(str).value_counts(normalize=True).head(10)
-            sc = (
-                synth[c]
-                .astype(object)
-                .fillna(NULL)
-                .astype(str)
-                .value_counts(normalize=True)
-                .reindex(rc.index, fill_value=0)
-            )
+            rl, sl = discretize(real[c], synth[c])
+            rc = rl.value_counts(normalize=True).head(10)
+            sc = sl.value_counts(normalize=True).reindex(rc.index, fill_value=0)
             x = np.arange(len(rc))
             ax.bar(x - 0.2, rc.values, 0.4, label="real")
             ax.bar(x + 0.2, sc.values, 0.4, label="synthetic")

@@ -12,6 +12,7 @@ without spending privacy budget. Anything not declared is estimated under DP.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,11 @@ import pandas as pd
 ROLES = ("categorical", "numerical", "datetime", "boolean", "target", "id", "excluded")
 MODELED = ("categorical", "numerical", "datetime", "boolean", "target")
 TASKS = ("classification", "regression")
+
+
+def _looks_like_id(name: str) -> bool:
+    """customer_id, ID, CustomerID, account-uuid, record key: identifiers by name (public schema)."""
+    return bool(re.search(r"(^|[_\s\-])(id|uuid|guid|key)$", name.lower()) or re.search(r"[a-z]ID$", name))
 
 
 class MetadataError(ValueError):
@@ -48,25 +54,25 @@ class TableMetadata:
     # -- building --------------------------------------------------------------------------------
 
     @classmethod
-    def detect(cls, df: pd.DataFrame, max_categories: int = 100) -> TableMetadata:
-        """Propose roles from dtypes and cardinality; review and edit before fitting."""
+    def detect(cls, df: pd.DataFrame) -> TableMetadata:
+        """Propose roles from the schema only (dtypes and column names), never from the values,
+        so the proposal itself reveals nothing about the rows. Review and edit before fitting:
+        free-text columns, for example, are better ``excluded``."""
         if df.shape[1] == 0:
             raise MetadataError("Cannot detect metadata of a table with no columns.")
         cols: dict[str, ColumnMeta] = {}
         for name in df.columns:
             s = df[name]
-            if pd.api.types.is_bool_dtype(s):
+            if _looks_like_id(str(name)) and not pd.api.types.is_float_dtype(s):
+                cols[name] = ColumnMeta("id")
+            elif pd.api.types.is_bool_dtype(s):
                 cols[name] = ColumnMeta("boolean")
             elif pd.api.types.is_datetime64_any_dtype(s):
                 cols[name] = ColumnMeta("datetime")
             elif pd.api.types.is_numeric_dtype(s):
                 cols[name] = ColumnMeta("numerical", integer=pd.api.types.is_integer_dtype(s))
             else:
-                distinct = s.nunique(dropna=True)
-                looks_like_key = distinct > 0.5 * max(len(s), 1)
-                cols[name] = ColumnMeta(
-                    "id" if looks_like_key else "categorical" if distinct <= max_categories else "excluded"
-                )
+                cols[name] = ColumnMeta("categorical")
         return cls(cols)
 
     def set_role(self, column: str, role: str, task: str | None = None) -> TableMetadata:

@@ -176,6 +176,18 @@ def _png(fig: Any) -> str:
     return base64.b64encode(buf.getvalue()).decode()
 
 
+def figures(metrics: dict[str, Any], holdout: pd.DataFrame, synthetic: pd.DataFrame) -> dict[str, Any]:
+    """The report's plots: distributions, association heatmaps, distance to closest record."""
+    cols = metrics["columns"]
+    return {
+        "Real vs synthetic distributions": evaluation.plot_distributions(
+            holdout, synthetic, cols, metrics["fidelity"]["columns"]
+        ),
+        "Associations: real, synthetic, difference": evaluation.plot_correlations(holdout, synthetic, cols),
+        "Distance to closest record": attacks.plot_dcr(metrics["privacy"]).figure,
+    }
+
+
 def html_report(
     metrics: dict[str, Any], verdict: Verdict, figures: dict[str, Any], title: str = "Synthetic data report"
 ) -> str:

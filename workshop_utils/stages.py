@@ -382,7 +382,7 @@ def run_evaluation(
     store: S3Store, settings: Settings, policy: Any = None, target: str = "default", task: str = "classification"
 ) -> EvaluationOutput:
     """Evaluate the newest synthetic table against its training part and real holdout; gate; report."""
-    from . import attacks, evaluation, report
+    from . import report
 
     policy = policy or report.ReleasePolicy()
     syn_entry = catalog.find_table(store, settings, SYNTHETIC_TABLE)
@@ -393,14 +393,7 @@ def run_evaluation(
     ledger = store.read_json(syn_entry["Parameters"]["privacyLedgerKey"])
     metrics = report.evaluate(train, holdout, synthetic, target, task, ledger, seed=settings.seed)
     verdict = report.gate(metrics, policy)
-    cols = metrics["columns"]
-    figures = {
-        "Real vs synthetic distributions": evaluation.plot_distributions(
-            holdout, synthetic, cols, metrics["fidelity"]["columns"]
-        ),
-        "Associations: real, synthetic, difference": evaluation.plot_correlations(holdout, synthetic, cols),
-        "Distance to closest record": attacks.plot_dcr(metrics["privacy"]).figure,
-    }
+    figures = report.figures(metrics, holdout, synthetic)
     keys = {
         "metrics": store.write_json(
             report.to_json(metrics, verdict, policy), settings.key("reports", "evaluation.json")
