@@ -50,7 +50,9 @@ def main() -> None:
     for part, seconds in metrics["seconds"].items():
         print(f"  {part:10s} {seconds:7.2f} s")
     print(f"full evaluation: {total:.1f} s (goal <= 60 s on 2 cores)")
-    print(f"reference, one gradient-boosting fit on the training part: {reference_s:.2f} s -> ratio {total / reference_s:.1f}x")
+    print(
+        f"reference, one gradient-boosting fit on the training part: {reference_s:.2f} s -> ratio {total / reference_s:.1f}x"
+    )
 
 
 if __name__ == "__main__":

@@ -47,19 +47,6 @@ def quality(train: pd.DataFrame, test: pd.DataFrame, synthetic: pd.DataFrame) ->
     }
 
 
-def plain(df: pd.DataFrame) -> pd.DataFrame:
-    """NumPy dtypes for SDV (it predates pandas' nullable dtypes in places)."""
-    out = df.copy()
-    for c in out.columns:
-        if isinstance(out[c].dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(out[c]):
-            out[c] = out[c].astype(object)
-        elif pd.api.types.is_bool_dtype(out[c]):
-            out[c] = out[c].astype(bool)
-        elif pd.api.types.is_integer_dtype(out[c]):
-            out[c] = out[c].astype("int64")
-    return out
-
-
 def fit_ours(train: pd.DataFrame, epsilon: float | None, args: argparse.Namespace) -> dict:
     meta = TableMetadata.detect(train)
     meta.set_role("y", "target", task="classification")
@@ -90,12 +77,10 @@ def fit_ours(train: pd.DataFrame, epsilon: float | None, args: argparse.Namespac
 
 
 def fit_sdv(train: pd.DataFrame, args: argparse.Namespace) -> dict:
-    from sdv.metadata import Metadata
-    from sdv.single_table import TVAESynthesizer
+    from contender import make_sdv, numpy_types
 
-    data = plain(train)
-    md = Metadata.detect_from_dataframe(data)
-    synth = TVAESynthesizer(md, epochs=args.epochs, enable_gpu=args.device != "cpu")
+    data = numpy_types(train)
+    synth = make_sdv("sdv_tvae", data, args.epochs)
     start = time.perf_counter()
     synth.fit(data)
     fit_s = time.perf_counter() - start
