@@ -390,7 +390,8 @@ print(f"training part: {len(train):,} rows   real holdout: {len(holdout):,} rows
         "md",
         """## Column roles and public knowledge
 
-`TableMetadata.detect` proposes roles; we then mark the target, the id and the free text. The
+`TableMetadata.detect` proposes roles from the schema alone (dtypes and column names, never the values,
+so it costs no budget); we then mark the target, the id and the free text. The
 cleaning job already states public facts (valid ranges, canonical category spellings); declaring them
 spends no budget. Everything else is estimated under DP.""",
     ),
