@@ -236,14 +236,16 @@ def plot(results: list[dict], path: Path) -> None:
         (axes[0], "fidelity", "fidelity (mean exp(-KL))"),
         (axes[1], "tstr_ratio", "TSTR / TRTR ROC AUC"),
     ):
-        for name in LABELS:
-            pts = sorted(
-                ((no_dp_x if r["epsilon"] is None else r["epsilon"], r[metric]) for r in ok if r["name"] == name),
-                key=lambda p: p[0],
-            )
-            if pts:
-                x, y = zip(*pts)
-                ax.plot(x, y, "o-", label=LABELS[name])
+        for k, name in enumerate(LABELS):
+            color = f"C{k}"
+            dp_pts = sorted((r["epsilon"], r[metric]) for r in ok if r["name"] == name and r["epsilon"] is not None)
+            plain = [r[metric] for r in ok if r["name"] == name and r["epsilon"] is None]
+            if dp_pts:
+                x, y = zip(*dp_pts)
+                ax.plot(x, y, "o-", color=color, label=LABELS[name])
+            if plain:  # no DP: a diamond at the right edge, not joined to the DP line
+                ax.plot([no_dp_x], plain, "D", color=color, label=None if dp_pts else LABELS[name])
+        ax.axvline(no_dp_x / 1.7, color="grey", lw=0.8, ls=":")
         ax.set_xscale("log")
         ax.set_xlabel(f"epsilon (points at {no_dp_x:g}: no DP)")
         ax.set_title(title)
