@@ -408,7 +408,9 @@ class DPTVAESynthesizer:
         if enc.dtype in NON_NULLABLE:  # schema says no nulls
             counts[-1] = 0.0
         counts = np.clip(counts, 0.0, None)
-        self.target_marginal = (counts / counts.sum() if counts.sum() > 0 else np.full(len(counts), 1 / len(counts))).tolist()
+        self.target_marginal = (
+            counts / counts.sum() if counts.sum() > 0 else np.full(len(counts), 1 / len(counts))
+        ).tolist()
 
     def _check_input(self, df: pd.DataFrame) -> None:
         if not isinstance(df, pd.DataFrame) or df.empty:
@@ -708,7 +710,11 @@ class DPTVAESynthesizer:
                 raise SynthesizerError(f"{col!r} is boolean: condition on True or False, not {value!r}.")
         target_slot = None
         target = self.metadata.target
-        if self._target_span() is not None and target in conditions and by_name[target].kind in ("categorical", "boolean"):
+        if (
+            self._target_span() is not None
+            and target in conditions
+            and by_name[target].kind in ("categorical", "boolean")
+        ):
             # The decoder is conditioned on the target: generate the asked value directly.
             enc, value = by_name[target], conditions[target]
             target_slot = int(value) if enc.kind == "boolean" else enc.categories.index(value)
