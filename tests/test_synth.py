@@ -200,6 +200,7 @@ def test_same_seed_same_samples_and_save_load_round_trip(table, tmp_path):
     loaded = DPTVAESynthesizer.load(path)
     pd.testing.assert_frame_equal(a.sample(500), loaded.sample(500))
     pd.testing.assert_frame_equal(a.privacy_ledger(), loaded.privacy_ledger())
+    assert a.loss_history and loaded.loss_history == []  # the un-noised loss curve never leaves with a DP model
 
 
 # --------------------------------------------------------------------------- bad input

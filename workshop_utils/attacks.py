@@ -26,11 +26,7 @@ from scipy.stats import beta
 from sklearn.metrics import roc_auc_score, roc_curve
 from sklearn.neighbors import NearestNeighbors
 
-
-def _is_numeric(s: pd.Series) -> bool:
-    return (
-        pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
-    ) or pd.api.types.is_datetime64_any_dtype(s)
+from .evaluation import as_float, is_numeric
 
 
 class RecordEncoder:
@@ -39,7 +35,7 @@ class RecordEncoder:
 
     def __init__(self, reference: pd.DataFrame, columns: list[str]) -> None:
         self.columns = columns
-        self.numeric = [c for c in columns if _is_numeric(reference[c])]
+        self.numeric = [c for c in columns if is_numeric(reference[c])]
         self.categorical = [c for c in columns if c not in self.numeric]
         self.ranges = {}
         for c in self.numeric:
@@ -55,9 +51,7 @@ class RecordEncoder:
 
     @staticmethod
     def _float(s: pd.Series) -> np.ndarray:
-        if pd.api.types.is_datetime64_any_dtype(s):
-            return (s - pd.Timestamp("1970-01-01")).dt.days.to_numpy(dtype=float, na_value=np.nan)
-        return pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        return as_float(s).to_numpy(dtype=float, na_value=np.nan)
 
     def transform(self, df: pd.DataFrame) -> np.ndarray:
         parts = []

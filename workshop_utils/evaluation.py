@@ -19,13 +19,13 @@ import pandas as pd
 NULL = "<null>"
 
 
-def _is_numeric(s: pd.Series) -> bool:
+def is_numeric(s: pd.Series) -> bool:
     return (
         pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
     ) or pd.api.types.is_datetime64_any_dtype(s)
 
 
-def _as_float(s: pd.Series) -> pd.Series:
+def as_float(s: pd.Series) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(s):
         return (s - pd.Timestamp("1970-01-01")).dt.days.astype("float64")
     return pd.to_numeric(s, errors="coerce").astype("float64")
@@ -33,8 +33,8 @@ def _as_float(s: pd.Series) -> pd.Series:
 
 def discretize(real: pd.Series, synth: pd.Series, bins: int = 20) -> tuple[pd.Series, pd.Series]:
     """Labels for both columns: real-quantile bins for numbers, values for categories; nulls labelled."""
-    if _is_numeric(real):
-        r, s = _as_float(real), _as_float(synth)
+    if is_numeric(real):
+        r, s = as_float(real), as_float(synth)
         edges = np.unique(np.nanquantile(r, np.linspace(0, 1, bins + 1))) if r.notna().any() else np.array([0.0])
         inner = edges[1:-1]
         lr = pd.Series(np.searchsorted(inner, r, side="right").astype(str), index=r.index).where(r.notna(), NULL)
@@ -93,11 +93,11 @@ def fidelity_score(
 def _features(frames: list[pd.DataFrame], target: str) -> list[pd.DataFrame]:
     """One feature matrix per frame with the same columns: numbers as floats, categories one-hot."""
     cols = [c for c in frames[0].columns if c != target]
-    numeric = [c for c in cols if _is_numeric(frames[0][c])]
+    numeric = [c for c in cols if is_numeric(frames[0][c])]
     categorical = [c for c in cols if c not in numeric]
     out = []
     for f in frames:
-        num = pd.DataFrame({c: _as_float(f[c]) for c in numeric}, index=f.index)
+        num = pd.DataFrame({c: as_float(f[c]) for c in numeric}, index=f.index)
         cat = pd.get_dummies(f[categorical].astype(object).where(f[categorical].notna(), NULL).astype(str), dtype=float)
         out.append(pd.concat([num, cat], axis=1))
     all_cols = sorted(set().union(*(o.columns for o in out)), key=str)
@@ -166,8 +166,8 @@ def ml_utility(
                     "accuracy": float(accuracy_score(y_hold, pred)),
                 }
             else:
-                y = _as_float(frame[target]).to_numpy()
-                y_hold = _as_float(hold[target]).to_numpy()
+                y = as_float(frame[target]).to_numpy()
+                y_hold = as_float(hold[target]).to_numpy()
                 model = (
                     HistGradientBoostingRegressor(random_state=seed)
                     if model_name == "gradient_boosting"
@@ -245,8 +245,8 @@ def plot_distributions(
     nrows = int(np.ceil(len(columns) / ncols))
     fig, axes = plt.subplots(nrows, ncols, figsize=(4 * ncols, 2.6 * nrows), squeeze=False)
     for ax, c in zip(axes.ravel(), columns):
-        if _is_numeric(real[c]):
-            r, s = _as_float(real[c]).dropna(), _as_float(synth[c]).dropna()
+        if is_numeric(real[c]):
+            r, s = as_float(real[c]).dropna(), as_float(synth[c]).dropna()
             lo, hi = np.nanquantile(r, [0.005, 0.995]) if len(r) else (0, 1)
             bins = np.linspace(lo, hi if hi > lo else lo + 1, 30)
             ax.hist(r.clip(lo, hi), bins=bins, alpha=0.5, density=True, label="real")
@@ -272,8 +272,8 @@ def association_matrix(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     coded = pd.DataFrame(
         {
             c: (
-                _as_float(df[c])
-                if _is_numeric(df[c])
+                as_float(df[c])
+                if is_numeric(df[c])
                 else df[c].astype("category").cat.codes.replace(-1, np.nan).astype(float)
             )
             for c in columns

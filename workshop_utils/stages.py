@@ -269,7 +269,7 @@ def save_model(store: S3Store, settings: Settings, synth: Any, name: str, extra:
         "privacy_ledger": synth.ledger.to_records(),
         "epsilon_spent": synth.epsilon_spent,
         "training_seconds": synth.training_seconds,
-        "loss_history": synth.loss_history,
+        "loss_history": synth.shareable_loss_history(),
         "run_id": settings.run_id,
     } | extra
     card_key = store.write_json(card, settings.key("models", f"{name}.json"))

@@ -36,6 +36,7 @@ from tqdm.auto import tqdm
 
 from . import dp
 from .dpsgd import GhostClipper, add_noise_and_average, poisson_batches
+from .evaluation import as_float
 from .metadata import MetadataError, TableMetadata
 
 N_BINS = 32
@@ -148,10 +149,8 @@ class ColumnEncoding:
 
 
 def _to_float(s: pd.Series) -> np.ndarray:
-    if pd.api.types.is_datetime64_any_dtype(s):
-        days = (s - EPOCH).dt.days.astype("float64")
-        return days.to_numpy(dtype=float, na_value=np.nan)
-    return pd.to_numeric(s, errors="coerce").astype("float64").to_numpy(dtype=float, na_value=np.nan)
+    """Numbers as floats, datetimes as days since 1970, nulls as NaN."""
+    return as_float(s).to_numpy(dtype=float, na_value=np.nan)
 
 
 def _restore_dtype(s: pd.Series, enc: ColumnEncoding) -> pd.Series:
@@ -539,17 +538,20 @@ class DPTVAESynthesizer:
             weights += [w] * (2 if enc.has_position else 1)
         return weights
 
-    def _loss_per_sample(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    def _loss_per_sample(
+        self, x: torch.Tensor, generator: torch.Generator, spans: list[tuple[tuple[str, int, int], float]]
+    ) -> torch.Tensor:
+        """Per-row loss; ``spans`` is the row layout with loss weights, worked out once per fit."""
         model = self.model
         mu, logvar = model.encoder(x)
         eps = torch.randn(mu.shape, generator=generator, device=mu.device)
         z = mu + eps * torch.exp(0.5 * logvar)
-        span = self._target_span()
+        span = self._cond_span
         recon, log_sigma = model.decoder(z, None if span is None else x[:, span[0] : span[1]])
         sigma = torch.exp(log_sigma)
         rec = torch.zeros(x.shape[0], device=x.device)
         k = 0
-        for (kind, st, ed), weight in zip(self._layout(), self._span_weights()):
+        for (kind, st, ed), weight in spans:
             if kind == "position":
                 s = sigma[:, k]
                 rec = rec + weight * ((x[:, st] - torch.tanh(recon[:, st])) ** 2 / (2 * s**2) + torch.log(s))
@@ -589,6 +591,8 @@ class DPTVAESynthesizer:
             clipper = GhostClipper(self.model)
             accountant = PRVAccountant()
         self.loss_history, self.epsilon_history, self.epoch_seconds = [], [], []
+        spans = list(zip(self._layout(), self._span_weights()))
+        self._cond_span = self._target_span()
         bar = tqdm(range(p["epochs"]), desc="DP-TVAE" if private else "TVAE (no DP)", disable=not self.progress)
         eps_now = 0.0
         for epoch in bar:
@@ -603,13 +607,13 @@ class DPTVAESynthesizer:
                 if private:
                     if len(idx):
                         clipper.reset()
-                        losses = self._loss_per_sample(data[idx.to(self.device)], noise_gen)
+                        losses = self._loss_per_sample(data[idx.to(self.device)], noise_gen, spans)
                         norms, grads = clipper.per_sample_grads_norms(losses)
                         clipper.clipped_sum_into_grad(norms, grads, p["max_grad_norm"])
                         total, count = total + float(losses.detach().sum()), count + len(idx)
                     add_noise_and_average(params, sigma, p["max_grad_norm"], sample_rate * n, noise_gen)
                 else:
-                    losses = self._loss_per_sample(data[idx.to(self.device)], noise_gen)
+                    losses = self._loss_per_sample(data[idx.to(self.device)], noise_gen, spans)
                     losses.mean().backward()
                     total, count = total + float(losses.detach().sum()), count + len(idx)
                 optimizer.step()
@@ -774,7 +778,7 @@ class DPTVAESynthesizer:
             "dtypes": self.dtypes,
             "target_marginal": self.target_marginal,
             "ledger": self.ledger.to_records(),
-            "loss_history": self.loss_history,
+            "loss_history": self.shareable_loss_history(),
             "epsilon_history": [list(x) for x in self.epsilon_history],
             "training_seconds": self.training_seconds,
             "sample_calls": self._sample_calls,
@@ -822,7 +826,7 @@ class DPTVAESynthesizer:
         synth.encodings = [ColumnEncoding(**e) for e in state["encodings"]]
         synth.columns, synth.dtypes = state["columns"], state["dtypes"]
         synth.ledger = dp.PrivacyLedger.from_records(state["ledger"])
-        synth.loss_history = state["loss_history"]
+        synth.loss_history = state.get("loss_history", [])
         synth.epsilon_history = [tuple(x) for x in state["epsilon_history"]]
         synth.training_seconds = state["training_seconds"]
         synth._sample_calls = state["sample_calls"]
@@ -830,6 +834,12 @@ class DPTVAESynthesizer:
         synth.model = synth._new_model(sum(e.slots + e.has_position for e in synth.encodings))
         synth.model.load_state_dict(state["state_dict"])
         return synth
+
+    def shareable_loss_history(self) -> list[float]:
+        """The loss curve, if it may leave the data owner: the per-epoch mean loss is computed on
+        the real rows without noise, so it is not covered by DP and a DP model's saved file and
+        model card leave it out (it stays in memory for the data owner's own plot)."""
+        return self.loss_history if self.params["epsilon"] is None else []
 
     def plot_loss(self) -> Any:
         import matplotlib.pyplot as plt
@@ -839,7 +849,9 @@ class DPTVAESynthesizer:
         ax.set_xlabel("epoch")
         ax.set_ylabel("loss per row")
         title = "TVAE training loss" + (
-            "" if self.params["epsilon"] is None else f" (DP, epsilon={self.params['epsilon']})"
+            ""
+            if self.params["epsilon"] is None
+            else f" (DP, epsilon={self.params['epsilon']}; the curve itself is not DP: keep it in-house)"
         )
         ax.set_title(title)
         if self.epsilon_history:
