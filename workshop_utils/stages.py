@@ -204,6 +204,10 @@ def sample_metadata(table: pd.DataFrame, job: dict[str, Any] | None = None) -> t
             meta.set_role(col, "id")
         elif col == "notes":
             meta.set_role(col, "excluded")  # redacted free text: not modeled
+        elif col in ("city", "zip_code_prefix3"):
+            # Hundreds of values each (data dictionary): at a workshop budget the DP category
+            # domain keeps almost none of them, so the columns would be all "other". Not modeled.
+            meta.set_role(col, "excluded")
     meta.set_role("default", "target", task="classification")
     declared = declare_public_from_job(meta, cleaning.load_job(job), list(table.columns))
     return meta, declared
