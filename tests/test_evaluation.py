@@ -158,7 +158,10 @@ def small_table():
 
 
 def small_meta(train: pd.DataFrame) -> TableMetadata:
-    meta = TableMetadata.detect(train)
+    # declared schema, as a data dictionary gives it: integers, a boolean target, no nulls
+    meta = TableMetadata.detect(train, types={"age": "int", "tenure": "int", "default": "bool"})
+    for col in ("age", "tenure", "default"):
+        meta.set_nullable(col, False)
     meta.set_role("default", "target", task="classification")
     for col, (lo, hi) in {"age": (18, 90), "income": (0, 1e6), "tenure": (0, 40)}.items():
         meta.set_bounds(col, lo, hi)

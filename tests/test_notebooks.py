@@ -10,6 +10,7 @@ import sys
 import nbformat
 import pytest
 
+from workshop_utils import catalog, release, stages
 from workshop_utils.config import Settings
 from workshop_utils.runner import NOTEBOOK_DIR, NOTEBOOKS, available_notebooks, run_workshop
 from workshop_utils.sample_data import SAMPLE_CSV
@@ -20,6 +21,7 @@ from .conftest import REPO_ROOT
 sys.path.insert(0, str(REPO_ROOT / "tools"))
 import build_notebooks  # noqa: E402
 
+RUN_LOG: list[str] = []
 PARAMS = {
     "bucket": "notebook-test",
     "prefix": "nb",
@@ -57,7 +59,7 @@ def test_notebooks_match_their_source():
 @pytest.fixture(scope="module")
 def run(s3_server, tmp_path_factory):
     runs_dir = tmp_path_factory.mktemp("runs")
-    run_dir = run_workshop(params=dict(PARAMS), runs_dir=runs_dir, log=lambda _: None)
+    run_dir = run_workshop(params=dict(PARAMS), runs_dir=runs_dir, log=RUN_LOG.append)
     settings = Settings.load(**{k: v for k, v in PARAMS.items() if k in Settings.__dataclass_fields__})
     return run_dir, settings, S3Store.connect(settings)
 
@@ -179,12 +181,87 @@ def test_05_wrote_a_catalogued_synthetic_table_with_the_training_schema(run):
     _, settings, store = run
     entry = catalog.find_table(store, settings, "bank_customers_synthetic", run_id=settings.run_id)
     synthetic = catalog.read_table(store, entry)
-    train = catalog.read_table(
-        store, catalog.find_table(store, settings, "bank_customers_train", run_id=settings.run_id)
-    )
+    train_entry = catalog.find_table(store, settings, "bank_customers_train", run_id=settings.run_id)
+    train = catalog.read_table(store, train_entry)
     assert len(synthetic) == PARAMS["synthetic_rows"]
     assert list(synthetic.columns) == list(train.columns)
-    assert synthetic.dtypes.astype(str).to_dict() == train.dtypes.astype(str).to_dict()
+    assert catalog.column_types(entry) == catalog.column_types(train_entry)  # the declared schema
+    assert stages.schema_check(train, synthetic, catalog.column_types(train_entry))["ok"].all()
     ledger = store.read_json(entry["Parameters"]["privacyLedgerKey"])
     assert sum(e["epsilon"] for e in ledger) == pytest.approx(entry["Parameters"]["epsilonSpent"])
     assert not set(synthetic["customer_id"]) & set(train["customer_id"])  # surrogate ids, not real ones
+
+
+@pytest.mark.notebooks
+def test_06_released_only_what_the_allow_list_permits(run):
+    """Walk every key and field of the release bundle; the internal report stays under reports/."""
+    _, settings, store = run
+    keys = store.list_keys(f"{settings.prefix}/released/{settings.run_id}/")
+    assert keys, "the gate was opened for the test: something must be released"
+    files = {}
+    for key in keys:
+        name = key.rsplit("/", 1)[1]
+        files[name] = store.get_bytes(key) if name.endswith(".parquet") else store.read_json(key)
+    release.check_bundle(files)
+    assert {"privacy_ledger.json", "model_card.json", "scores.json"} <= set(files)
+    assert "seed" not in files["model_card.json"]["hyperparameters"]
+    assert "NOT differentially private" in files["scores.json"]["label"]
+    internal = store.get_bytes(settings.key("reports", "report.html")).decode()
+    assert "INTERNAL: for the data owner only" in internal
+    assert not [k for k in keys if "report" in k]
+
+
+def raw_pii_values(count: int = 20) -> list[str]:
+    """Direct identifiers of customers inside the rows the test run uses."""
+    import pandas as pd
+
+    raw = pd.read_csv(SAMPLE_CSV, dtype=str, nrows=PARAMS["sample_rows"])
+    columns = ["Full Name", "EMAIL", "SSN", "Credit Card Number", "Account Number"]
+    values = [v for _, row in raw.iterrows() for v in row[columns] if isinstance(v, str) and len(v) >= 8]
+    return values[:count]
+
+
+def _artefact_text(key: str, data: bytes) -> str:
+    if key.endswith(".parquet"):
+        return catalog.read_parquet_bytes(data).to_csv(index=False)
+    return data.decode("utf-8", errors="replace")
+
+
+@pytest.mark.notebooks
+def test_no_raw_identifier_outside_raw_processed_and_quarantine(run):
+    """Every S3 object, executed notebook and log line of the run, grepped for 20 real identifiers."""
+    run_dir, settings, store = run
+    secrets = raw_pii_values()
+    assert len(secrets) == 20
+    allowed = tuple(f"{settings.prefix}/{stage}/" for stage in ("raw", "processed", "quarantine"))
+    artefacts = {k: _artefact_text(k, store.get_bytes(k)) for k in store.list_keys("") if not k.startswith(allowed)}
+    artefacts |= {str(p): p.read_text() for p in run_dir.iterdir() if p.is_file()}
+    artefacts["log"] = "\n".join(RUN_LOG)
+    leaks = {(where, v) for where, text in artefacts.items() for v in secrets if v in text}
+    assert not leaks, f"raw identifiers found in: {sorted(leaks)[:5]}"
+    assert any(k.startswith(f"{settings.prefix}/processed/") for k in store.list_keys(""))  # the grep saw a real run
+
+
+@pytest.mark.notebooks
+def test_rerunning_04_is_charged_to_the_lifetime_budget(run, tmp_path):
+    run_dir, settings, store = run
+    budget = stages.budget_for(
+        store, settings, catalog.find_table(store, settings, "bank_customers_train", run_id=settings.run_id)
+    )
+    spent_before, charges_before = budget.spent()[0], len(budget.entries())
+    assert spent_before == pytest.approx(PARAMS["epsilon"])
+    params = {
+        k: v
+        for k, v in PARAMS.items()
+        if k not in ("synthetic_rows", "min_fidelity", "min_protection", "max_exact_copy_rate")
+    }
+    run_workshop(only=["04"], params=params | {"run_id": "nbrun-again"}, runs_dir=tmp_path, log=lambda _: None)
+    assert len(budget.entries()) == charges_before + 1
+    assert budget.spent()[0] == pytest.approx(spent_before + PARAMS["epsilon"])
+    card = store.read_json(f"{settings.prefix}/models/nbrun-again/dp_tvae.json")
+    assert card["lifetime_budget"]["spent_epsilon"] == pytest.approx(spent_before + PARAMS["epsilon"])
+    # a fit that would cross the cap is refused before it runs
+    with pytest.raises(Exception, match="lifetime cap"):
+        run_workshop(
+            only=["04"], params=params | {"run_id": "nbrun-over", "epsilon": 5.0}, runs_dir=tmp_path, log=lambda _: None
+        )

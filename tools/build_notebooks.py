@@ -112,7 +112,9 @@ print(f"catalogued {raw_entry['Name']}: {raw_entry['Parameters']['recordCount']:
 We read the raw table straight from S3 with boto3 into pandas, exactly as it landed, and profile it:
 column types, missing values, duplicates and numeric summaries. The profile is written back to S3
 as JSON under `{prefix}/profile/{run-id}/`; it stays in the data owner's bucket (it describes real
-data) and holds counts and summaries only, no example values.""",
+data) and holds counts and summaries only, no example values. Columns that the data dictionary or a
+quick PII scan marks as identifying are **masked** when we look at rows, and the profile publishes no
+value of theirs (the minimum of a card-number column is a real customer's card).""",
         ),
         ("params", COMMON_PARAMS),
         ("code", SETTINGS),
@@ -123,10 +125,15 @@ store.list_objects(settings.prefix + "/raw/")""",
         ),
         (
             "code",
-            """raw_key = settings.raw_key("bank_customers.csv")
+            """from workshop_utils import profiling
+from workshop_utils.sample_data import data_dictionary
+
+raw_key = settings.raw_key("bank_customers.csv")
 raw = store.read_csv(raw_key)
 print(f"{len(raw):,} rows x {raw.shape[1]} columns from s3://{settings.bucket}/{raw_key}")
-raw.head()""",
+identifying = profiling.identifying_columns(raw, data_dictionary())
+print("identifying columns (masked below, no values in the profile):", identifying)
+profiling.masked_rows(raw, identifying)""",
         ),
         (
             "md",
@@ -138,9 +145,7 @@ text (`numeric_%` below 100), missing values, duplicated rows and impossible val
         ),
         (
             "code",
-            """from workshop_utils import profiling
-
-profile = profiling.profile_table(raw, name="bank_customers")
+            """profile = profiling.profile_table(raw, name="bank_customers", identifying=identifying)
 print(f"rows: {profile['rows']:,}  columns: {profile['columns']}  exact duplicate rows: {profile['duplicate_rows']}")
 profiling.profile_frame(profile)""",
         ),
@@ -223,7 +228,7 @@ pd.DataFrame(report["steps"])""",
     ("md", "## Before and after"),
     (
         "code",
-        """cols = {"Annual Income": "annual_income", "Date of Birth": "date_of_birth", "Marital Status": "marital_status",
+        """cols = {"Annual Income": "annual_income", "Application Date": "application_date", "Marital Status": "marital_status",
         "Email Opt-In": "email_opt_in", "Default": "default"}
 before = out.raw.loc[:7, list(cols)].rename(columns=lambda c: f"raw: {c}")
 after = out.result.table[list(cols.values())].head(8)
@@ -352,13 +357,22 @@ NOTEBOOKS["04_train_dp_tvae"] = [
         """# 04 · Train a TVAE with differential privacy
 
 The de-identified table is split **once** into a training part and a real **holdout**; the holdout is
-stored for evaluation and never shown to the model. Then we set column roles (as AWS Clean Rooms ML
-asks a data owner to), declare what is public, choose a privacy budget and train.
+stored for evaluation and never shown to the model. Each row's side is decided by a keyed hash of that
+row alone (the key comes from the OS and is never stored), so adding or removing one customer moves
+only that customer. Then we set column roles (as AWS Clean Rooms ML asks a data owner to), declare
+what is public, choose a privacy budget and train.
 
-**What the guarantee covers.** Every statistic of the training table that reaches the model is either
-declared public (bounds and category lists written in the cleaning job; column names, types and the
-row count) or paid for from epsilon: bounds and category domains estimated under DP, then DP-SGD
-training. The ledger below lists each part; their sum never exceeds the epsilon you ask for.
+**What the guarantee covers.** (epsilon, delta)-DP for adding or removing one row of the de-identified
+table: the model, its samples and the ledger change in distribution by at most that much. Public (not
+protected): column names, the declared types and nullability, the bounds and category lists the
+cleaning job writes down, and the row count. Everything else the model learns is paid for from
+epsilon: bounds and category domains estimated under DP, the target's distribution, DP-SGD training,
+with noise drawn from the operating system's entropy (the seed cannot replay it). The ledger below lists
+each part; their sum never exceeds the epsilon you ask for.
+
+**Every fit spends.** Rerunning this notebook, retraining after a failed gate or sweeping epsilons all
+learn from the same customers again. The table's **lifetime budget** (an append-only account in S3,
+capped at `budget_cap`) is charged *before* each fit and refuses the one that would cross the cap.
 Differential privacy limits what anyone can learn about one customer from the model and its samples;
 it does not make the data "anonymous" in any absolute sense, and a larger epsilon means a weaker bound.""",
     ),
@@ -373,7 +387,9 @@ epochs = 100
 batch_size = 500
 max_grad_norm = 1.0  # per-sample clipping norm
 holdout_share = 0.2
-train_baseline = False  # also train the same model without DP, for comparison""",
+budget_cap = 10.0  # lifetime epsilon of the source table, over every fit ever made on it
+internal_only = False  # True promises a non-private model never leaves the data owner (required without DP)
+train_baseline = False  # also train the same model without DP (internal only), for comparison""",
     ),
     ("code", SETTINGS),
     (
@@ -383,6 +399,11 @@ from workshop_utils import catalog, stages
 from workshop_utils.synth import DPTVAESynthesizer
 
 store = S3Store.connect(settings)
+budget = stages.budget_for(store, settings, catalog.find_table(store, settings, stages.DEIDENTIFIED_TABLE), cap=budget_cap)
+spent, _ = budget.spent()
+print(f"lifetime budget of {budget.table_name}: spent {spent:.3g} of {budget.cap:g}, remaining {budget.remaining():.3g}")
+if epsilon is not None:
+    budget.require(epsilon)  # refuse now, before anything is written, if this fit would cross the cap
 train, holdout, split_entries = stages.split_holdout(store, settings, holdout_share=holdout_share)
 print(f"training part: {len(train):,} rows   real holdout: {len(holdout):,} rows (kept aside for notebook 06)")""",
     ),
@@ -397,20 +418,27 @@ spends no budget. Everything else is estimated under DP.""",
     ),
     (
         "code",
-        """meta, declared = stages.sample_metadata(train)
+        """job = stages.cleaning_job_for(store, settings, split_entries["train"])  # the job notebook 02 ran
+meta, declared = stages.sample_metadata(train, job, types=catalog.column_types(split_entries["train"]))
 print("declared public from the cleaning job:")
 for line in declared:
     print("  ", line)
-meta.frame()[["column", "role", "kind", "integer", "bounds", "categories"]]""",
+meta.frame()[["column", "role", "kind", "integer", "nullable", "bounds", "categories"]]""",
     ),
     (
         "code",
         """synth = DPTVAESynthesizer(meta, epsilon=epsilon, delta=delta, epochs=epochs, batch_size=batch_size,
                           max_grad_norm=max_grad_norm, seed=settings.seed)
-synth.fit(train)
+stages.train_synthesizer(synth, train, budget, settings, split_entries["train"], internal_only=internal_only)
 print(f"trained in {synth.training_seconds:.1f} s on {synth.device}; epsilon spent: {synth.epsilon_spent:.3f}")""",
     ),
-    ("code", """synth.plot_loss();"""),
+    (
+        "md",
+        """For a DP model we plot the privacy spent, not the training loss: the loss is computed on real rows
+without noise, so it is not covered by the guarantee (`synth.plot_loss(internal=True)` shows it to the
+data owner, labelled as such).""",
+    ),
+    ("code", """synth.plot_training();"""),
     ("md", "## The privacy ledger"),
     (
         "code",
@@ -428,7 +456,8 @@ print("card: ", f"s3://{settings.bucket}/{keys['card']}")""",
     (
         "code",
         """if train_baseline and epsilon is not None:
-    baseline = DPTVAESynthesizer(meta, epsilon=None, epochs=epochs, batch_size=batch_size, seed=settings.seed).fit(train)
+    baseline = DPTVAESynthesizer(meta, epsilon=None, epochs=epochs, batch_size=batch_size, seed=settings.seed)
+    stages.train_synthesizer(baseline, train, budget, settings, split_entries["train"], internal_only=True)
     stages.save_model(store, settings, baseline, "tvae_baseline", {"train_table": catalog.source_of(split_entries["train"])})
     print(f"baseline (no DP) trained in {baseline.training_seconds:.1f} s")""",
     ),
@@ -465,7 +494,7 @@ print(f"model from run {card['run_id']}: epsilon spent {card['epsilon_spent']:.3
     (
         "code",
         """synthetic = synth.sample(settings.synthetic_rows)
-check = stages.schema_check(train, synthetic)
+check = stages.schema_check(train, synthetic, catalog.column_types(train_entry))
 print("schema identical:", bool(check["ok"].all() and check["position_ok"].all()))
 check""",
     ),
@@ -513,7 +542,14 @@ thresholds the data owners set:
   trained on real rows (TRTR);
 * **privacy**: two simulated membership-inference attacks (training rows vs holdout rows), their AUC,
   true-positive rate at low false-positive rates, a protection score, exact copies, and an empirical
-  lower bound on epsilon beside the epsilon the privacy ledger claims.""",
+  lower bound on epsilon beside the epsilon the privacy ledger claims.
+
+**Two artefacts, two audiences.** Everything this notebook computes reads real rows, so the report under
+`reports/` is the data owner's internal document: it is not covered by differential privacy and never
+leaves. If the gate passes, the **release bundle** under `released/` holds only what may be shared: the
+synthetic rows, the privacy ledger, a model card (no seed, no loss curve) and a few scores labelled as
+computed inside the owner's boundary. Every field of the bundle is checked against an allow-list before
+it is written.""",
     ),
     (
         "params",
@@ -523,8 +559,10 @@ min_fidelity = 0.90
 min_protection = 0.80
 max_exact_copy_rate = 0.0
 max_claimed_epsilon = 10.0
-run_frontier = False  # also train and evaluate several epsilons (slow)
-frontier_epochs = 30""",
+run_frontier = False  # also train and evaluate several epsilons (slow; spends from the lifetime budget)
+frontier_epsilons = [0.5, 1.0, 3.0, None]  # None: a non-private model, kept internal
+frontier_epochs = 30
+budget_cap = 10.0""",
     ),
     ("code", SETTINGS),
     (
@@ -567,16 +605,22 @@ print(f"claimed epsilon (ledger): {out.metrics['claimed_epsilon']}; "
         """print("RELEASE GATE:", out.verdict.label)
 for reason in out.verdict.reasons:
     print("  ", reason)
-print("report:", f"s3://{settings.bucket}/{out.keys['html']}")
-print("released:", out.released["StorageDescriptor"]["Location"] if out.released else "nothing")""",
+print("internal report (data owner only):", f"s3://{settings.bucket}/{out.keys['html']}")
+print("released:", out.released["StorageDescriptor"]["Location"] if out.released else "nothing")
+for name, key in out.keys.items():
+    if name.startswith("released/"):
+        print("  ", f"s3://{settings.bucket}/{key}")""",
     ),
     (
         "code",
         """if run_frontier:
     from workshop_utils import catalog
 
-    meta, _ = stages.sample_metadata(out.train)
-    frontier = report.sweep(out.train, out.holdout, meta, [0.5, 1, 3, 10, None], epochs=frontier_epochs)
+    train_entry = catalog.find_table(store, settings, stages.TRAIN_TABLE)
+    job = stages.cleaning_job_for(store, settings, train_entry)
+    meta, _ = stages.sample_metadata(out.train, job, types=catalog.column_types(train_entry))
+    budget = stages.budget_for(store, settings, train_entry, cap=budget_cap)
+    frontier = report.sweep(out.train, out.holdout, meta, frontier_epsilons, epochs=frontier_epochs, budget=budget)
     report.plot_frontier(frontier)
     store.write_json(frontier.to_dict("records"), settings.key("reports", "frontier.json"))
     display(frontier)""",

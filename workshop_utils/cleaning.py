@@ -235,7 +235,8 @@ class _Run:
     def standardize(self, columns: dict[str, dict[str, Any]]) -> None:
         _require(self.df, list(columns), "Standardize")
         for col, opts in columns.items():
-            self.df[col] = standardize_values(self.df[col], **(opts or {}))
+            # "public" says whether the synthesizer may take the canonical list for free (not a cleaning option)
+            self.df[col] = standardize_values(self.df[col], **{k: v for k, v in (opts or {}).items() if k != "public"})
 
     def drop_duplicates(self, keys: list[str] | None = None) -> None:
         if keys:
@@ -594,7 +595,9 @@ def infer_job(df: pd.DataFrame, name: str = "inferred_job", drop_duplicates: boo
             counts = text.value_counts()
             # The most frequent spelling of each case-insensitive group becomes the canonical one.
             canonical = counts.groupby(counts.index.str.casefold()).idxmax().sort_values().tolist()
-            standardize[m["target"]] = {"trim": True, "canonical": canonical}
+            # Read off the values: good for cleaning, but not public. The synthesizer may use it for
+            # free only after the data owner reviews it and sets public: true (or pays for it).
+            standardize[m["target"]] = {"trim": True, "canonical": canonical, "public": False}
     steps: list[dict[str, Any]] = [
         {"ApplyMapping": {"mappings": mappings}},
         {"ResolveChoice": {"date_formats": DEFAULT_DATE_FORMATS}},

@@ -9,10 +9,32 @@ epsilons and deltas add up, and their sums never exceed what the user asked for.
 from __future__ import annotations
 
 import math
+import secrets
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
+import torch
+
+# The ledger's note on the samplers; numpy's and torch's Laplace/Gaussian draws are
+# floating-point samplers, whose low bits can leak the un-noised value (Mironov 2012). A
+# safe sampler (OpenDP's) would need the whole training step on its integer arithmetic;
+# we say so instead, as the issue allows.
+SAMPLER_NOTE = (
+    "noise drawn from generators seeded afresh from OS entropy at each fit and never stored; "
+    "floating-point Laplace/Gaussian samplers (not hardened against Mironov's 2012 "
+    "least-significant-bit attack)"
+)
+
+
+def os_entropy_rng() -> np.random.Generator:
+    """A numpy generator seeded from the OS (``secrets``), for draws a DP proof relies on."""
+    return np.random.default_rng(secrets.randbits(128))
+
+
+def os_entropy_torch_generator(device: torch.device | str = "cpu") -> torch.Generator:
+    """A torch generator seeded from the OS, for DP-SGD's batch sampling and noise; the seed is not kept."""
+    return torch.Generator(device=device).manual_seed(secrets.randbits(63))
 
 
 @dataclass
@@ -30,6 +52,8 @@ class PrivacyLedger:
 
     def __init__(self) -> None:
         self.entries: list[LedgerEntry] = []
+        # The source table's lifetime account after this fit's charge (see budget.py), if tracked.
+        self.lifetime: dict | None = None
 
     def add(self, step: str, column: str, mechanism: str, epsilon: float, delta: float = 0.0, detail: str = "") -> None:
         self.entries.append(LedgerEntry(step, column, mechanism, float(epsilon), float(delta), detail))
@@ -56,7 +80,24 @@ class PrivacyLedger:
                 }
             ]
         )
-        return pd.concat([df, total], ignore_index=True)
+        rows = [df, total]
+        if self.lifetime:
+            rows.append(
+                pd.DataFrame(
+                    [
+                        {
+                            "step": "LIFETIME (this source table, every fit so far)",
+                            "column": self.lifetime.get("table", ""),
+                            "mechanism": "budget account, basic composition",
+                            "epsilon": self.lifetime["spent_epsilon"],
+                            "delta": self.lifetime["spent_delta"],
+                            "detail": f"cap epsilon {self.lifetime['cap_epsilon']:g}, "
+                            f"remaining {self.lifetime['remaining_epsilon']:g}",
+                        }
+                    ]
+                )
+            )
+        return pd.concat(rows, ignore_index=True)
 
     def to_records(self) -> list[dict]:
         return [asdict(e) for e in self.entries]

@@ -7,6 +7,14 @@ modeled; fresh surrogate ids on output) and ``excluded`` (not modeled; null on o
 
 Bounds and category lists set here are **declared public**: the synthesizer uses them
 without spending privacy budget. Anything not declared is estimated under DP.
+
+What the synthesizer can output (its *support*) comes from this metadata only, never from the
+values: every column is nullable unless declared otherwise (``set_nullable``), and a numeric
+column is integer only when its declared type says so. pandas picks dtypes from the values
+(``read_csv`` turns int64 into float64 and bool into object when one null appears), so
+``detect`` reads a numpy int or float dtype as a real-valued number and a numpy bool as a
+category; pass the declared schema (``types=``, e.g. a catalog's column types) or use pandas'
+nullable dtypes (``Int64``, ``boolean``) to get integers and booleans.
 """
 
 from __future__ import annotations
@@ -41,6 +49,7 @@ class ColumnMeta:
     bounds: list[float] | None = None  # declared public [low, high]
     categories: list[Any] | None = None  # declared public category list
     task: str | None = None  # target only
+    nullable: bool = True  # may the column be null? Declared, never read from the data
 
     def modeled_kind(self) -> str:
         """categorical, boolean, numerical or datetime: how the column is encoded."""
@@ -54,25 +63,25 @@ class TableMetadata:
     # -- building --------------------------------------------------------------------------------
 
     @classmethod
-    def detect(cls, df: pd.DataFrame) -> TableMetadata:
-        """Propose roles from the schema only (dtypes and column names), never from the values,
-        so the proposal itself reveals nothing about the rows. Review and edit before fitting:
-        free-text columns, for example, are better ``excluded``."""
+    def detect(cls, df: pd.DataFrame, types: dict[str, str] | None = None) -> TableMetadata:
+        """Propose roles from the schema only (declared ``types``, else dtypes that do not depend
+        on whether a null is present, and column names), never from the values, so the proposal
+        itself reveals nothing about the rows. Every column is proposed nullable. Review and edit
+        before fitting: free-text columns, for example, are better ``excluded``.
+
+        ``types`` maps columns to workshop types (string, int, float, bool, date, timestamp,
+        category), as the catalog and the cleaning job declare them."""
         if df.shape[1] == 0:
             raise MetadataError("Cannot detect metadata of a table with no columns.")
+        unknown = sorted(set(types or {}) - set(df.columns))
+        if unknown:
+            raise MetadataError(f"types names column(s) {unknown} that the table does not have.")
         cols: dict[str, ColumnMeta] = {}
         for name in df.columns:
-            s = df[name]
-            if _looks_like_id(str(name)) and not pd.api.types.is_float_dtype(s):
-                cols[name] = ColumnMeta("id")
-            elif pd.api.types.is_bool_dtype(s):
-                cols[name] = ColumnMeta("boolean")
-            elif pd.api.types.is_datetime64_any_dtype(s):
-                cols[name] = ColumnMeta("datetime")
-            elif pd.api.types.is_numeric_dtype(s):
-                cols[name] = ColumnMeta("numerical", integer=pd.api.types.is_integer_dtype(s))
-            else:
-                cols[name] = ColumnMeta("categorical")
+            declared = (types or {}).get(name)
+            cols[name] = (
+                ColumnMeta("id") if _looks_like_id(str(name)) else _from_type(declared) or _from_dtype(df[name])
+            )
         return cls(cols)
 
     def set_role(self, column: str, role: str, task: str | None = None) -> TableMetadata:
@@ -107,6 +116,21 @@ class TableMetadata:
                 f"Bounds apply to numerical or datetime columns; {column!r} is {self.columns[column].role}."
             )
         self.columns[column].bounds = [float(low), float(high)]
+        return self
+
+    def set_nullable(self, column: str, nullable: bool) -> TableMetadata:
+        """Declare whether the column may be null; a non-nullable column never gets a null in the output
+        (and fit() refuses data that has one)."""
+        self._require(column)
+        self.columns[column].nullable = bool(nullable)
+        return self
+
+    def set_integer(self, column: str, integer: bool = True) -> TableMetadata:
+        """Declare a numerical column integer-valued (outputs are rounded)."""
+        self._require(column)
+        if self.columns[column].modeled_kind() != "numerical":
+            raise MetadataError(f"Only numerical columns can be integer; {column!r} is {self.columns[column].role}.")
+        self.columns[column].integer = bool(integer)
         return self
 
     def set_categories(self, column: str, categories: list[Any]) -> TableMetadata:
@@ -147,13 +171,19 @@ class TableMetadata:
             raise MetadataError(f"Target {self.target!r} has no values.")
         if not self.modeled:
             raise MetadataError("No column to model: every column is id or excluded.")
+        declared_not_null = [c for c in self.modeled if not self.columns[c].nullable and df[c].isna().any()]
+        if declared_not_null:
+            raise MetadataError(
+                f"Column(s) {declared_not_null} are declared not nullable but have missing values; "
+                "drop or fill those rows in the cleaning job, or declare the column nullable."
+            )
 
     # -- serialization --------------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "columns": {
-                c: {k: v for k, v in asdict(m).items() if v not in (None, False) or k == "role"}
+                c: {k: v for k, v in asdict(m).items() if v != _DEFAULTS[k] or k == "role"}
                 for c, m in self.columns.items()
             }
         }
@@ -185,3 +215,38 @@ class TableMetadata:
 
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame([{"column": c, **asdict(m)} for c, m in self.columns.items()])
+
+
+_DEFAULTS = asdict(ColumnMeta("categorical"))
+_TYPE_ROLES = {
+    "int": ColumnMeta("numerical", integer=True),
+    "float": ColumnMeta("numerical"),
+    "bool": ColumnMeta("boolean"),
+    "date": ColumnMeta("datetime"),
+    "timestamp": ColumnMeta("datetime"),
+    "category": ColumnMeta("categorical"),
+    "string": ColumnMeta("categorical"),
+}
+
+
+def _from_type(declared: str | None) -> ColumnMeta | None:
+    if declared is None:
+        return None
+    if declared not in _TYPE_ROLES:
+        raise MetadataError(f"Unknown declared type {declared!r}; use one of {', '.join(_TYPE_ROLES)}.")
+    return ColumnMeta(**asdict(_TYPE_ROLES[declared]))
+
+
+def _from_dtype(s: pd.Series) -> ColumnMeta:
+    """Only what a null cannot flip: numpy int/float are both real numbers, numpy bool (object
+    once a null appears) a category; pandas' nullable Int64 / boolean dtypes are declarations."""
+    dtype = s.dtype
+    if isinstance(dtype, pd.BooleanDtype):
+        return ColumnMeta("boolean")
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return ColumnMeta("datetime")
+    if pd.api.types.is_bool_dtype(dtype):
+        return ColumnMeta("categorical")
+    if pd.api.types.is_numeric_dtype(dtype):
+        return ColumnMeta("numerical", integer=pd.api.types.is_extension_array_dtype(dtype) and dtype.kind in "iu")
+    return ColumnMeta("categorical")

@@ -1,21 +1,53 @@
 """Profile a raw table: types, nulls, duplicates, numeric summaries; and a missing-values chart.
 
 The profile stays inside the data owner's bucket (it describes real data); it is an
-analysis artifact, never part of a release. It holds no example values of text
-columns, only counts, so it copies no identifier.
+analysis artifact, never part of a release. It holds no example values of text columns,
+only counts, and no value at all (min, median, max) of a column that the data dictionary
+or the PII scan marks as identifying: a card number's minimum is a real customer's card.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import pandas as pd
 
+from . import pii
 
-def profile_table(df: pd.DataFrame, name: str = "table") -> dict[str, Any]:
-    """A JSON-ready profile of ``df``."""
+# Data-dictionary kinds whose values identify a person or link back to one.
+IDENTIFYING_KINDS = ("direct_identifier", "id")
+
+
+def identifying_columns(
+    df: pd.DataFrame, dictionary: Iterable[dict[str, Any]] = (), scan_rows: int = 5_000
+) -> list[str]:
+    """Columns of ``df`` that the data dictionary marks identifying (matched on raw or clean name)
+    or in which the PII scan finds identifiers (on a row sample)."""
+    marked = {
+        name
+        for entry in dictionary
+        if entry.get("kind") in IDENTIFYING_KINDS
+        for name in (entry.get("raw_name"), entry.get("name"))
+    }
+    found = {f.column for f in pii.scan(df, sample_rows=scan_rows).findings}
+    return [c for c in df.columns if c in marked or c in found]
+
+
+def masked_rows(df: pd.DataFrame, identifying: Iterable[str], n: int = 5) -> pd.DataFrame:
+    """The first ``n`` rows with every identifying value masked (separators and the last characters kept)."""
+    head = df.head(n).copy()
+    for col in identifying:
+        if col in head:
+            head[col] = head[col].map(lambda v: v if pd.isna(v) else pii.mask(v))
+    return head
+
+
+def profile_table(df: pd.DataFrame, name: str = "table", identifying: Iterable[str] = ()) -> dict[str, Any]:
+    """A JSON-ready profile of ``df``; ``identifying`` columns get counts only, never values."""
     if df.shape[1] == 0:
         raise ValueError(f"Cannot profile {name!r}: it has no columns.")
+    identifying = set(identifying)
     columns = []
     for col in df.columns:
         s = df[col]
@@ -31,7 +63,9 @@ def profile_table(df: pd.DataFrame, name: str = "table") -> dict[str, Any]:
         if pd.api.types.is_numeric_dtype(numeric) and not pd.api.types.is_bool_dtype(numeric) and numeric.notna().any():
             parsed = numeric.notna().sum()
             entry["numeric_parse_share"] = round(float(parsed / max(s.notna().sum(), 1)), 6)
-            if parsed:
+            if col in identifying:
+                entry["summary_withheld"] = "identifying column: no values published"
+            elif parsed:
                 d = numeric.describe(percentiles=[0.05, 0.5, 0.95])
                 entry["summary"] = {k: float(v) for k, v in d.items() if k != "count"}
         columns.append(entry)

@@ -1,4 +1,9 @@
-"""Full evaluation, the release gate (like AWS Clean Rooms ML's thresholds) and the HTML report."""
+"""Full evaluation, the release gate (like AWS Clean Rooms ML's thresholds) and the HTML report.
+
+The report reads real rows (holdout distributions and associations, distances of training
+rows, a model trained on real data): it is the data owner's internal document, stays under
+``reports/`` and is never part of a release (see ``release`` for what may leave).
+"""
 
 from __future__ import annotations
 
@@ -134,6 +139,14 @@ def evaluate(
     }
 
 
+INTERNAL_NOTICE = (
+    "INTERNAL: for the data owner only. This report is computed from real rows (holdout "
+    "distributions and associations, distances of training rows, models trained on real data). "
+    "It is not covered by the differential-privacy guarantee and must not be shared; what may "
+    "be shared is the release bundle under released/."
+)
+
+
 def summary_frame(metrics: dict[str, Any]) -> pd.DataFrame:
     rows = [("fidelity (mean exp(-KL), columns)", f"{metrics['fidelity']['overall']:.1%}")]
     if metrics["fidelity"].get("pairs_overall") is not None:
@@ -164,6 +177,14 @@ def summary_frame(metrics: dict[str, Any]) -> pd.DataFrame:
             f"{claimed if claimed is not None else 'no DP'} vs {p['empirical_epsilon_lower_bound']:.2f}",
         )
     )
+    lifetime = metrics.get("lifetime_budget")
+    if lifetime:
+        rows.append(
+            (
+                "lifetime budget of the source table: spent / cap",
+                f"{lifetime['spent_epsilon']:.3g} / {lifetime['cap_epsilon']:g} over {lifetime['charges']} fit(s)",
+            )
+        )
     return pd.DataFrame(rows, columns=["metric", "value"])
 
 
@@ -197,6 +218,7 @@ def html_report(
         f"<html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
         "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}td,th{padding:3px 10px;border-bottom:1px solid #ddd}"
         "img{max-width:100%}</style></head><body>",
+        f"<p style='background:#c0392b;color:white;padding:8px;font-weight:bold'>{html.escape(INTERNAL_NOTICE)}</p>",
         f"<h1>{html.escape(title)}</h1>",
         f"<h2 style='color:{color}'>Release gate: {verdict.label}</h2><ul>",
         *[f"<li>{html.escape(r)}</li>" for r in verdict.reasons],
@@ -212,8 +234,10 @@ def html_report(
         "<h2>All metrics (JSON)</h2><pre>" + html.escape(json.dumps(_jsonable(metrics), indent=1)[:20000]) + "</pre>"
     )
     parts.append(
-        "<p>The privacy claim is the epsilon of the model's ledger; the empirical bound is what these "
-        "attacks prove, which can only be lower. Neither makes the data anonymous in an absolute sense.</p>"
+        "<p>The differential-privacy claim (the epsilon of the model's ledger) covers the model and the "
+        "synthetic rows it generates, not this report: the report itself is computed from real rows and "
+        "stays with the data owner. The empirical bound is what these attacks prove, which can only be "
+        "lower. Neither makes the data anonymous in an absolute sense.</p>"
     )
     return "\n".join(parts + ["</body></html>"])
 
@@ -232,6 +256,7 @@ def _jsonable(obj: Any) -> Any:
 
 def to_json(metrics: dict[str, Any], verdict: Verdict, policy: ReleasePolicy) -> dict[str, Any]:
     return {
+        "notice": INTERNAL_NOTICE,
         "metrics": _jsonable(metrics),
         "verdict": asdict(verdict) | {"label": verdict.label},
         "policy": asdict(policy),
@@ -246,18 +271,26 @@ def sweep(
     epochs: int = 60,
     batch_size: int = 1000,
     seed: int = 0,
+    budget: Any = None,
     **synth_kwargs: Any,
 ) -> pd.DataFrame:
-    """Privacy-utility frontier: train and evaluate one model per epsilon (None = no DP)."""
+    """Privacy-utility frontier: train and evaluate one model per epsilon (None = no DP).
+
+    Every point spends its epsilon on the same rows: with a ``budget`` (budget.PrivacyBudget)
+    the whole sweep is checked against the cap before the first fit and each fit is charged.
+    The sweep's models stay with the data owner (its results go to the internal report), so
+    the non-private point is charged as internal only."""
     from tqdm.auto import tqdm
 
     from .synth import DPTVAESynthesizer
 
+    if budget is not None:
+        budget.require(sum(e for e in epsilons if e is not None))
     rows = []
     for eps in tqdm(epsilons, desc="frontier"):
         synth = DPTVAESynthesizer(
             metadata, epsilon=eps, epochs=epochs, batch_size=batch_size, seed=seed, progress=False, **synth_kwargs
-        ).fit(train)
+        ).fit(train, budget=budget, internal_only=True, purpose=f"frontier sweep point epsilon={eps}")
         synthetic = synth.sample(len(train))
         m = evaluate(
             train,

@@ -11,11 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 
-from . import catalog, cleaning
+from . import catalog, cleaning, release, splits
+from .budget import DEFAULT_CAP, PrivacyBudget, bytes_fingerprint
 from .config import Settings
 from .storage import S3Store
+from .synth import DPTVAESynthesizer
 
+MODELED_ROLES = ("categorical", "numerical", "datetime", "boolean", "target")
 RAW_TABLE = "bank_customers_raw"
 PROCESSED_TABLE = "bank_customers"
 
@@ -33,6 +37,8 @@ def crawl_raw_csv(store: S3Store, settings: Settings, key: str, name: str = RAW_
         "csv",
         "raw",
         description="Raw CSV as landed; every column read as text.",
+        # keys the source table's lifetime privacy budget (budget.py)
+        extra={"contentSha256": bytes_fingerprint(store.get_bytes(key))},
     )
 
 
@@ -165,40 +171,68 @@ SYNTHETIC_TABLE = "bank_customers_synthetic"
 
 
 def declare_public_from_job(meta: Any, job: dict[str, Any], columns: list[str]) -> list[str]:
-    """Declare as public what the data owner already wrote in the cleaning job: Validate
-    min/max ranges become bounds, Standardize canonical lists become category domains.
-    These come from the job spec, not from the data, so they cost no privacy budget."""
+    """Declare as public what the data owner wrote in the cleaning job: Validate min/max
+    ranges become bounds, Standardize canonical lists become category domains, and columns
+    whose missing rows are dropped (HandleMissing ``drop``) or refused (Validate ``not_null``)
+    become not nullable. A list or range marked ``public: false`` (what ``infer_job`` read off
+    the values) is skipped: it is not public until the owner reviews it and says so, and the
+    synthesizer then estimates it under DP instead."""
     declared = []
     for step in job["steps"]:
         ((name, opts),) = step.items()
+        fills = [
+            col
+            for col, spec in ((opts or {}).get("columns") or {}).items()
+            if name == "HandleMissing"
+            and (spec if isinstance(spec, str) else (spec or {}).get("strategy")) in ("median", "mode")
+        ]
+        if name == "HandleMissing" and (opts or {}).get("default") in ("median", "mode"):
+            fills.append("(every other column: default)")
+        if fills:
+            raise cleaning.JobError(
+                f"The cleaning job fills {fills} with a median or mode of the real data: that statistic would reach "
+                "the model outside the privacy budget. Use 'keep' (the synthesizer models missing values) or a "
+                "'constant' you declare."
+            )
         if name == "Validate":
             for rule in opts["rules"]:
                 col = rule["column"]
-                if (
-                    col in columns
-                    and "min" in rule
-                    and "max" in rule
-                    and meta.columns[col].modeled_kind() in ("numerical", "datetime")
-                ):
+                if col not in columns or not rule.get("public", True):
+                    continue
+                if "min" in rule and "max" in rule and meta.columns[col].modeled_kind() in ("numerical", "datetime"):
                     meta.set_bounds(col, rule["min"], rule["max"])
                     declared.append(f"{col}: bounds [{rule['min']}, {rule['max']}] (rule {rule['name']})")
+                if rule.get("not_null") and meta.columns[col].role in MODELED_ROLES:
+                    meta.set_nullable(col, False)
+                    declared.append(f"{col}: never null (rule {rule['name']})")
         if name == "Standardize":
             for col, spec in opts["columns"].items():
+                spec = spec or {}
                 if (
                     col in columns
-                    and (spec or {}).get("canonical")
+                    and spec.get("canonical")
+                    and spec.get("public", True)
                     and meta.columns[col].modeled_kind() == "categorical"
                 ):
                     meta.set_categories(col, list(spec["canonical"]))
                     declared.append(f"{col}: {len(spec['canonical'])} categories (Standardize)")
+        if name == "HandleMissing":
+            for col, spec in (opts.get("columns") or {}).items():
+                strategy = spec if isinstance(spec, str) else (spec or {}).get("strategy")
+                if col in columns and strategy == "drop" and meta.columns[col].role in MODELED_ROLES:
+                    meta.set_nullable(col, False)
+                    declared.append(f"{col}: never null (rows without it are dropped)")
     return declared
 
 
-def sample_metadata(table: pd.DataFrame, job: dict[str, Any] | None = None) -> tuple[Any, list[str]]:
-    """Roles for the workshop's de-identified table, plus what the cleaning job declares public."""
+def sample_metadata(
+    table: pd.DataFrame, job: dict[str, Any] | None = None, types: dict[str, str] | None = None
+) -> tuple[Any, list[str]]:
+    """Roles for the workshop's de-identified table (from its declared ``types``, e.g. the
+    catalog's column types), plus what the cleaning job declares public."""
     from .metadata import TableMetadata
 
-    meta = TableMetadata.detect(table)
+    meta = TableMetadata.detect(table, types={c: t for c, t in (types or {}).items() if c in table.columns})
     for col in table.columns:
         if col == "customer_id":
             meta.set_role(col, "id")
@@ -217,21 +251,16 @@ def split_holdout(
     store: S3Store,
     settings: Settings,
     source_table: str = "bank_customers_deidentified",
-    target: str = "default",
     holdout_share: float = 0.2,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """Split once into a training part and a real holdout (stratified on the target); store both."""
-    from sklearn.model_selection import train_test_split
-
+    """Split once into a training part and a real holdout, each row on its own (a keyed hash of
+    the row with a key from the OS, never stored: see ``splits``); store both."""
     if not 0 < holdout_share < 1:
         raise ValueError(f"holdout_share must be in (0, 1), got {holdout_share}.")
     source = catalog.find_table(store, settings, source_table)
     table = catalog.read_table(store, source)
     types = catalog.column_types(source)
-    train, holdout = train_test_split(
-        table, test_size=holdout_share, random_state=settings.seed, stratify=table[target] if target in table else None
-    )
-    train, holdout = train.reset_index(drop=True), holdout.reset_index(drop=True)
+    train, holdout = splits.split_train_holdout(table, holdout_share)
     src = catalog.source_of(source)
     entries = {
         "train": catalog.write_table(
@@ -258,6 +287,68 @@ def split_holdout(
     return train, holdout, entries
 
 
+def lineage_root(store: S3Store, settings: Settings, entry: dict[str, Any]) -> dict[str, Any]:
+    """The catalog entry of the table ``entry`` was derived from, following ``source`` to the raw table."""
+    for _ in range(20):
+        src = entry["Parameters"].get("source") or {}
+        if "table" not in src or "runId" not in src:
+            return entry
+        entry = catalog.find_table(store, settings, src["table"], run_id=src["runId"])
+    raise catalog.CatalogError(f"The lineage of table {entry['Name']!r} does not end in a raw table.")
+
+
+def cleaning_job_for(store: S3Store, settings: Settings, entry: dict[str, Any]) -> dict[str, Any]:
+    """The cleaning job that actually produced the table ``entry`` derives from (notebook 02's run)."""
+    for _ in range(20):
+        if entry["Parameters"].get("stage") == "processed":
+            run = Settings(**(settings.as_dict() | {"run_id": entry["Parameters"]["runId"]}))
+            return store.read_json(run.key("processed", "job_report.json"))["job_spec"]
+        src = entry["Parameters"].get("source") or {}
+        if "table" not in src or "runId" not in src:
+            break
+        entry = catalog.find_table(store, settings, src["table"], run_id=src["runId"])
+    raise catalog.CatalogError(f"No cleaning job in the lineage of table {entry['Name']!r}; run notebook 02 first.")
+
+
+def budget_for(store: S3Store, settings: Settings, entry: dict[str, Any], cap: float = DEFAULT_CAP) -> PrivacyBudget:
+    """The lifetime privacy budget of the raw table that ``entry`` comes from (keyed by its content
+    hash): every fit on any table derived from the same raw rows spends from one account."""
+    root = lineage_root(store, settings, entry)
+    digest = root["Parameters"].get("contentSha256") or bytes_fingerprint(
+        store.get_bytes(root["Parameters"]["objectKey"])
+    )
+    return PrivacyBudget(store, settings.prefix, digest, cap, table_name=root["Name"])
+
+
+def train_synthesizer(
+    synth: DPTVAESynthesizer,
+    train: pd.DataFrame,
+    budget: PrivacyBudget,
+    settings: Settings,
+    source_entry: dict[str, Any],
+    internal_only: bool = False,
+) -> DPTVAESynthesizer:
+    """Charge the table's lifetime budget, then fit; the ledger says which table the guarantee covers."""
+    source = source_entry["Parameters"]["source"]
+    synth.fit(
+        train,
+        budget=budget,
+        internal_only=internal_only,
+        purpose=f"DP-TVAE fit, run {settings.run_id}, table {source.get('table')} ({len(train)} training rows)",
+    )
+    synth.ledger.add(
+        "guarantee",
+        str(source.get("table")),
+        "per-row train/holdout split",
+        0.0,
+        0.0,
+        f"Each row of {source.get('table')} went to the holdout by a keyed hash of the row (secret key from the "
+        "OS, never stored), so adding or removing one row of that table changes only that row's part: the "
+        "guarantee covers every row of the de-identified table, a per-row transform of the raw table.",
+    )
+    return synth
+
+
 def save_model(store: S3Store, settings: Settings, synth: Any, name: str, extra: dict[str, Any]) -> dict[str, str]:
     """Upload a fitted synthesizer and its model card to ``{prefix}/models/{run-id}/``."""
     import tempfile
@@ -272,6 +363,8 @@ def save_model(store: S3Store, settings: Settings, synth: Any, name: str, extra:
         "metadata": synth.metadata.to_dict(),
         "privacy_ledger": synth.ledger.to_records(),
         "epsilon_spent": synth.epsilon_spent,
+        "lifetime_budget": synth.ledger.lifetime,
+        "internal_only": synth.internal_only,
         "training_seconds": synth.training_seconds,
         "loss_history": synth.shareable_loss_history(),
         "run_id": settings.run_id,
@@ -304,18 +397,26 @@ def load_model(
         return DPTVAESynthesizer.load(path), card
 
 
-def schema_check(reference: pd.DataFrame, synthetic: pd.DataFrame) -> pd.DataFrame:
-    """Column-by-column comparison of names, order and dtypes."""
+def schema_check(reference: pd.DataFrame, synthetic: pd.DataFrame, types: dict[str, str]) -> pd.DataFrame:
+    """Column by column: same names and order as the real table, and values of the declared type
+    (the catalog's; pandas dtypes alone would differ wherever one side happens to hold a null)."""
     rows = []
     for i, col in enumerate(reference.columns):
         present = col in synthetic.columns
+        try:
+            if present:
+                pa.Table.from_pandas(synthetic[[col]], schema=catalog.arrow_schema(synthetic[[col]], types))
+            fits = present
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
+            fits = False
         rows.append(
             {
                 "column": col,
                 "position_ok": present and synthetic.columns.get_loc(col) == i,
+                "declared_type": types.get(col),
                 "dtype_real": str(reference[col].dtype),
                 "dtype_synthetic": str(synthetic[col].dtype) if present else None,
-                "ok": present and str(reference[col].dtype) == str(synthetic[col].dtype),
+                "ok": fits,
             }
         )
     return pd.DataFrame(rows)
@@ -360,6 +461,9 @@ def write_synthetic(
             "epsilonSpent": card["epsilon_spent"],
             "privacyLedgerKey": ledger_key,
             "epsilonRequested": card["params"]["epsilon"],
+            "modelCardKey": card["model_key"].removesuffix(".pt") + ".json",
+            "lifetimeBudget": card.get("lifetime_budget"),
+            "internalOnly": card.get("internal_only", card["params"]["epsilon"] is None),
         },
     )
 
@@ -396,7 +500,10 @@ def run_evaluation(
     synthetic = catalog.read_table(store, syn_entry)
     ledger = store.read_json(syn_entry["Parameters"]["privacyLedgerKey"])
     metrics = report.evaluate(train, holdout, synthetic, target, task, ledger, seed=settings.seed)
+    metrics["lifetime_budget"] = syn_entry["Parameters"].get("lifetimeBudget")
     verdict = report.gate(metrics, policy)
+    if syn_entry["Parameters"].get("internalOnly") and verdict.passed:
+        verdict = report.Verdict(False, [*verdict.reasons, "FAILED: the model was fitted for internal use only"])
     figures = report.figures(metrics, holdout, synthetic)
     keys = {
         "metrics": store.write_json(
@@ -410,6 +517,13 @@ def run_evaluation(
     }
     released = None
     if verdict.passed:
+        card = store.read_json(syn_entry["Parameters"]["modelCardKey"])
+        bundle = {
+            "privacy_ledger.json": release.public_ledger(ledger, syn_entry["Parameters"].get("lifetimeBudget")),
+            "model_card.json": release.public_model_card(card, len(synthetic), list(synthetic.columns)),
+            "scores.json": release.public_scores(metrics, verdict),
+        }
+        release.check_bundle(bundle | {f"{RELEASED_TABLE}.parquet": b""})  # before anything is written
         released = catalog.write_table(
             store,
             settings,
@@ -419,12 +533,10 @@ def run_evaluation(
             "released",
             source=catalog.source_of(syn_entry),
             description="Synthetic table that passed the release gate.",
-            extra={
-                "verdict": verdict.reasons,
-                "epsilonSpent": metrics["claimed_epsilon"],
-                "privacyLedgerKey": syn_entry["Parameters"]["privacyLedgerKey"],
-            },
+            extra={"verdict": verdict.reasons, "epsilonSpent": metrics["claimed_epsilon"]},
         )
+        for name, content in bundle.items():
+            keys[f"released/{name}"] = store.write_json(content, settings.key("released", name))
     return EvaluationOutput(metrics, verdict, train, holdout, synthetic, keys, released)
 
 

@@ -294,15 +294,27 @@ class S3Store:
                 f"s3://{self.bucket}/{key} already exists. {kind}: write to a new key "
                 "(outputs are scoped by run id; start a new run to write again)."
             )
-        self._call(
-            "write object",
-            self.client.put_object,
-            Bucket=self.bucket,
-            Key=key,
-            Body=data,
-            ContentType=content_type,
-            Metadata=metadata or {},
-        )
+        try:
+            # IfNoneMatch="*": S3 itself refuses the write if another writer got there first
+            # (the check above only gives the friendlier message in the common case).
+            self._call(
+                "write object",
+                self.client.put_object,
+                Bucket=self.bucket,
+                Key=key,
+                Body=data,
+                ContentType=content_type,
+                Metadata=metadata or {},
+                IfNoneMatch="*",
+            )
+        except StorageError as exc:
+            cause = exc.__cause__
+            code = cause.response.get("Error", {}).get("Code") if isinstance(cause, ClientError) else None
+            if code in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
+                raise ObjectExistsError(
+                    f"s3://{self.bucket}/{key} was written by another writer at the same moment; outputs are write-once."
+                ) from None
+            raise
         return key
 
     def get_bytes(self, key: str) -> bytes:

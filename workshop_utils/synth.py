@@ -16,7 +16,14 @@ What touches the real data, and how it is paid for (see ``privacy_ledger()``):
 * **Target distribution** (when the decoder is conditioned on the target): a Laplace
   histogram over the target's encoding slots; sample() draws the condition from it.
 * Null rates are learned by the model (every column has a null slot), so they are covered
-  by DP-SGD. Column names, dtypes and the row count are treated as public schema.
+  by DP-SGD. Whether a column *may* be null, whether it is integer, and the output dtypes
+  come from the declared metadata, never from the values (one null more must not change
+  what the sampler can produce). Column names, declared types and the row count are
+  treated as public schema.
+* **Randomness** that the DP analysis relies on (Poisson batches, DP-SGD noise, every
+  preprocessing draw) comes from generators seeded from OS entropy at each DP fit and never
+  stored; ``seed`` only makes the non-private parts reproducible (weight initialisation,
+  sampling from a fitted model, fits with ``epsilon=None``).
 """
 
 from __future__ import annotations
@@ -37,7 +44,7 @@ from tqdm.auto import tqdm
 from . import dp
 from .dpsgd import GhostClipper, add_noise_and_average, poisson_batches
 from .evaluation import as_float
-from .metadata import MetadataError, TableMetadata
+from .metadata import ColumnMeta, MetadataError, TableMetadata
 
 N_BINS = 32
 # Input scale of the decoder's direct path from the target. Under per-sample clipping, a
@@ -49,7 +56,12 @@ COND_SCALE = 8.0
 MAX_INTEGER_BINS = 64
 OTHER = "other"
 EPOCH = pd.Timestamp("1970-01-01")
-NON_NULLABLE = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "bool")
+GUARANTEE = (
+    "(epsilon, delta)-DP for adding or removing one row of the table given to fit(): the model, "
+    "its samples and this ledger change in distribution by at most that much; public: column "
+    "names, the declared metadata (roles, types, nullability, declared bounds and categories) "
+    "and the row count."
+)
 
 
 class SynthesizerError(ValueError):
@@ -71,6 +83,7 @@ class ColumnEncoding:
     integer: bool = False
     n_bins: int = 0
     integer_bins: bool = False
+    nullable: bool = True  # declared in the metadata; a non-nullable column never outputs null
 
     @property
     def slots(self) -> int:
@@ -165,10 +178,8 @@ def _restore_dtype(s: pd.Series, enc: ColumnEncoding) -> pd.Series:
             return s.astype("category")
         if dtype.startswith("string"):
             return s.astype(dtype)
-        if dtype.startswith(("int", "Int", "float", "uint", "UInt")):
-            return pd.to_numeric(s.where(s != OTHER), errors="coerce").astype(
-                dtype if dtype[0].isupper() or dtype.startswith("float") else "float64"
-            )
+        if dtype.startswith("float"):
+            return pd.to_numeric(s.where(s != OTHER), errors="coerce").astype("float64")
         return s
     try:
         return s.astype(dtype)
@@ -182,6 +193,30 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, pd.Timestamp):
         return value.isoformat()
     raise TypeError(f"cannot store {type(value).__name__} in a saved model")
+
+
+def output_dtype(meta: ColumnMeta, observed: str) -> str:
+    """The output dtype of a column, from its declared metadata. pandas' dtype of the training
+    column is used only where one null cannot flip it (category / string / object)."""
+    numeric_observed = observed.lower().startswith(("int", "uint", "float", "bool"))
+    if meta.role == "id":
+        return "int64" if numeric_observed and not observed.lower().startswith("bool") else _text_dtype(observed)
+    if meta.role == "excluded":
+        return "float64" if numeric_observed else "datetime64[ns]" if observed.startswith("datetime") else "object"
+    kind = meta.modeled_kind()
+    if kind == "boolean":
+        return "boolean" if meta.nullable else "bool"
+    if kind == "datetime":
+        return "datetime64[ns]"
+    if kind == "numerical":
+        return "int64" if meta.integer and not meta.nullable else "float64"
+    if observed == "category":
+        return "category"
+    return "float64" if numeric_observed and not observed.lower().startswith("bool") else _text_dtype(observed)
+
+
+def _text_dtype(observed: str) -> str:
+    return observed if observed.startswith("string") else "object"
 
 
 def _choose_transform(lo: float, hi: float) -> str:
@@ -331,24 +366,38 @@ class DPTVAESynthesizer:
         self.epoch_seconds: list[float] = []
         self.training_seconds = 0.0
         self._sample_calls = 0
+        self.internal_only = epsilon is None  # a non-private model's output must stay with the data owner
 
     # -- fit -------------------------------------------------------------------------------------
 
-    def fit(self, df: pd.DataFrame) -> DPTVAESynthesizer:
-        """Fit on ``df`` (the training part only). Shows a progress bar with loss and epsilon spent."""
+    def fit(
+        self, df: pd.DataFrame, budget: Any = None, internal_only: bool = False, purpose: str = "DP-TVAE fit"
+    ) -> DPTVAESynthesizer:
+        """Fit on ``df`` (the training part only). Shows a progress bar with the epsilon spent.
+
+        ``budget`` (a :class:`budget.PrivacyBudget`) is charged before the data is touched and
+        refuses a fit past its cap; a non-private fit on a tracked table needs ``internal_only``
+        (its model and samples stay with the data owner)."""
         self._check_input(df)
         p = self.params
-        rng = np.random.default_rng(p["seed"])
-        torch.manual_seed(p["seed"])
+        private = p["epsilon"] is not None
+        # DP draws come from the OS; the seed only drives what the DP proof does not rely on.
+        rng = dp.os_entropy_rng() if private else np.random.default_rng(p["seed"])
+        torch.manual_seed(p["seed"])  # weight initialisation
         n = len(df)
-        if p["epsilon"] is not None:
+        if private:
             delta = p["delta"] if p["delta"] is not None else dp.default_delta(n)
             if delta >= 1 / n:
                 raise SynthesizerError(f"delta={delta:g} must be below 1/n = {1 / n:.3g} for a table of {n} rows.")
             p["delta_used"] = delta
+        if budget is not None:
+            budget.charge(
+                p["epsilon"], p.get("delta_used", 0.0) if private else 0.0, purpose, internal_only=internal_only
+            )
+        self.internal_only = bool(internal_only) or not private
         self.ledger = dp.PrivacyLedger()
         self.columns = list(df.columns)
-        self.dtypes = {c: str(df[c].dtype) for c in df.columns}
+        self.dtypes = {c: output_dtype(self.metadata.columns[c], str(df[c].dtype)) for c in df.columns}
         self._fit_encoding(df, rng)
         data = self._encode(df)
         self._fit_target_marginal(data, rng)
@@ -358,6 +407,8 @@ class DPTVAESynthesizer:
         self.training_seconds = time.perf_counter() - start
         if p["epsilon"] is not None and self.ledger.epsilon > p["epsilon"] * (1 + 1e-9):
             raise AssertionError("privacy ledger exceeds the requested epsilon")  # guarded by construction
+        if budget is not None:
+            self.ledger.lifetime = budget.summary()
         return self
 
     def _new_model(self, data_dim: int) -> TVAE:
@@ -404,7 +455,7 @@ class DPTVAESynthesizer:
             )
         else:
             self.ledger.add("target distribution", enc.name, "exact counts (NOT PRIVATE: epsilon=None)", math.inf)
-        if enc.dtype in NON_NULLABLE:  # schema says no nulls
+        if not enc.nullable:  # declared: no nulls
             counts[-1] = 0.0
         counts = np.clip(counts, 0.0, None)
         self.target_marginal = (
@@ -447,18 +498,24 @@ class DPTVAESynthesizer:
         p["eps_target_marginal"] = eps_each if conditioned else 0.0
         delta_each = 0.1 * p["delta_used"] / n_cat_mechs if private and n_cat_mechs else 0.0
         self.ledger.add(
+            "guarantee", "(table)", "what is protected", 0.0, 0.0, GUARANTEE if private else "none: epsilon=None"
+        )
+        self.ledger.add(
             "schema",
             "(all)",
             "declared public",
             0.0,
             0.0,
-            f"column names, dtypes and the row count n={len(df)} (sets the sampling rate) are treated as public",
+            f"column names, the declared metadata and the row count n={len(df)} (sets the sampling rate) "
+            "are treated as public",
         )
+        if private:
+            self.ledger.add("randomness", "(all)", "OS entropy", 0.0, 0.0, dp.SAMPLER_NOTE)
         self.encodings = []
         for col in meta.modeled:
             cm = meta.columns[col]
             kind = cm.modeled_kind()
-            enc = ColumnEncoding(col, kind, self.dtypes[col])
+            enc = ColumnEncoding(col, kind, self.dtypes[col], nullable=cm.nullable)
             if kind == "boolean":
                 self.ledger.add("encoding", col, "public domain {False, True}", 0.0)
             elif kind == "categorical":
@@ -566,11 +623,14 @@ class DPTVAESynthesizer:
     def _train(self, data: torch.Tensor) -> None:
         p = self.params
         n = data.shape[0]
-        gen = torch.Generator(device="cpu").manual_seed(p["seed"])
-        noise_gen = torch.Generator(device=self.device).manual_seed(p["seed"] + 1)
+        private = p["epsilon"] is not None
+        if private:  # batches and noise from the OS: nothing published can replay them
+            gen, noise_gen = dp.os_entropy_torch_generator("cpu"), dp.os_entropy_torch_generator(self.device)
+        else:
+            gen = torch.Generator(device="cpu").manual_seed(p["seed"])
+            noise_gen = torch.Generator(device=self.device).manual_seed(p["seed"] + 1)
         optimizer = torch.optim.Adam(self.model.parameters(), lr=p["learning_rate"], weight_decay=1e-5)
         params = [q for q in self.model.parameters() if q.requires_grad]
-        private = p["epsilon"] is not None
         steps_per_epoch = max(1, n // p["batch_size"])
         sample_rate = p["batch_size"] / n
         total_steps = steps_per_epoch * p["epochs"]
@@ -625,7 +685,10 @@ class DPTVAESynthesizer:
                 accountant.history = [(sigma, sample_rate, (epoch + 1) * steps_per_epoch)]
                 eps_now = self.ledger.epsilon + accountant.get_epsilon(delta=delta_sgd)
                 self.epsilon_history.append((epoch + 1, eps_now))
-            bar.set_postfix(loss=f"{self.loss_history[-1]:.2f}", epsilon=f"{eps_now:.2f}" if private else "inf")
+            # The loss is computed on real rows without noise: a DP fit shows only the epsilon spent.
+            bar.set_postfix(epsilon=f"{eps_now:.2f}") if private else bar.set_postfix(
+                loss=f"{self.loss_history[-1]:.2f}"
+            )
         if private:
             clipper.close()
             accountant.history = [(sigma, sample_rate, total_steps)]
@@ -671,7 +734,7 @@ class DPTVAESynthesizer:
                 for enc in self.encodings:
                     _, st, ed = next(spans)
                     logits = recon[:, st:ed].clone()
-                    if enc.dtype in NON_NULLABLE:  # schema says no nulls
+                    if not enc.nullable:  # declared: no nulls
                         logits[:, -1] = -math.inf
                     if cond_idx is not None and enc.name == self.metadata.target:
                         idx = cond_idx.numpy()
@@ -778,6 +841,8 @@ class DPTVAESynthesizer:
             "dtypes": self.dtypes,
             "target_marginal": self.target_marginal,
             "ledger": self.ledger.to_records(),
+            "lifetime": self.ledger.lifetime,
+            "internal_only": getattr(self, "internal_only", self.params["epsilon"] is None),
             "loss_history": self.shareable_loss_history(),
             "epsilon_history": [list(x) for x in self.epsilon_history],
             "training_seconds": self.training_seconds,
@@ -826,6 +891,8 @@ class DPTVAESynthesizer:
         synth.encodings = [ColumnEncoding(**e) for e in state["encodings"]]
         synth.columns, synth.dtypes = state["columns"], state["dtypes"]
         synth.ledger = dp.PrivacyLedger.from_records(state["ledger"])
+        synth.ledger.lifetime = state.get("lifetime")
+        synth.internal_only = state.get("internal_only", p["epsilon"] is None)
         synth.loss_history = state.get("loss_history", [])
         synth.epsilon_history = [tuple(x) for x in state["epsilon_history"]]
         synth.training_seconds = state["training_seconds"]
@@ -841,7 +908,33 @@ class DPTVAESynthesizer:
         model card leave it out (it stays in memory for the data owner's own plot)."""
         return self.loss_history if self.params["epsilon"] is None else []
 
-    def plot_loss(self) -> Any:
+    def plot_training(self) -> Any:
+        """What may be shown of a fit: the epsilon spent per epoch for a DP model (its loss curve is
+        not private), the loss curve for a non-private one."""
+        if self.params["epsilon"] is None:
+            return self.plot_loss(internal=True)
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(7, 3.2))
+        if self.epsilon_history:
+            e, v = zip(*self.epsilon_history)
+            ax.plot(e, v, "o-", color="#c0392b")
+        ax.axhline(self.params["epsilon"], color="#7f8c8d", ls="--", label="requested epsilon")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("epsilon spent (ledger)")
+        ax.set_title("DP-TVAE: privacy spent during training")
+        ax.legend()
+        fig.tight_layout()
+        return fig
+
+    def plot_loss(self, internal: bool = False) -> Any:
+        """The per-epoch training loss. For a DP model it is computed on real rows without noise and
+        is not covered by DP: pass ``internal=True`` to say the plot stays with the data owner."""
+        if self.params["epsilon"] is not None and not internal:
+            raise SynthesizerError(
+                "The loss curve of a DP fit is not private (real rows, no noise). Use plot_training() "
+                "to show the epsilon spent, or plot_loss(internal=True) for the data owner's eyes only."
+            )
         import matplotlib.pyplot as plt
 
         fig, ax = plt.subplots(figsize=(7, 3.5))
@@ -849,15 +942,10 @@ class DPTVAESynthesizer:
         ax.set_xlabel("epoch")
         ax.set_ylabel("loss per row")
         title = "TVAE training loss" + (
-            ""
+            " (no DP)"
             if self.params["epsilon"] is None
-            else f" (DP, epsilon={self.params['epsilon']}; the curve itself is not DP: keep it in-house)"
+            else f" (DP, epsilon={self.params['epsilon']}): NOT PRIVATE, data owner only"
         )
         ax.set_title(title)
-        if self.epsilon_history:
-            ax2 = ax.twinx()
-            e, v = zip(*self.epsilon_history)
-            ax2.plot(e, v, "o--", color="#c0392b", label="epsilon spent")
-            ax2.set_ylabel("epsilon spent", color="#c0392b")
         fig.tight_layout()
         return fig
