@@ -24,7 +24,7 @@ from sklearn.model_selection import train_test_split
 
 from workshop_utils import cleaning
 from workshop_utils.evaluation import fidelity_score, ml_utility
-from workshop_utils.metadata import TableMetadata
+from workshop_utils.metadata import TableMetadata, types_from_dtypes
 from workshop_utils.synth import DPTVAESynthesizer
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "bank-marketing-full.csv"
@@ -48,7 +48,9 @@ def quality(train: pd.DataFrame, test: pd.DataFrame, synthetic: pd.DataFrame) ->
 
 
 def fit_ours(train: pd.DataFrame, epsilon: float | None, args: argparse.Namespace) -> dict:
-    meta = TableMetadata.detect(train)
+    meta = TableMetadata.detect(train, types=types_from_dtypes(train))  # bank-marketing's documented schema
+    for col in meta.columns:  # documented: no missing values
+        meta.set_nullable(col, False)
     meta.set_role("y", "target", task="classification")
     synth = DPTVAESynthesizer(
         meta,

@@ -52,10 +52,14 @@ def numpy_types(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def fit_ours(train: pd.DataFrame, args: argparse.Namespace, target: str):
-    from workshop_utils.metadata import TableMetadata
+    from workshop_utils.metadata import TableMetadata, types_from_dtypes
     from workshop_utils.synth import DPTVAESynthesizer
 
-    meta = TableMetadata.detect(train)
+    meta = TableMetadata.detect(train, types=types_from_dtypes(train))  # bank-marketing's documented schema
+
+    for col in meta.columns:  # documented: no missing values
+
+        meta.set_nullable(col, False)
     meta.set_role(target, "target", task="classification")
     synth = DPTVAESynthesizer(meta, epsilon=args.epsilon, epochs=args.epochs, batch_size=1000, progress=False)
     synth.fit(train)

@@ -184,3 +184,15 @@ def test_a_median_fill_in_the_cleaning_job_is_refused_before_training():
     job = {"name": "j", "steps": [{"HandleMissing": {"columns": {"income": "median"}}}]}
     with pytest.raises(cleaning.JobError, match="outside the privacy budget"):
         stages.declare_public_from_job(meta, job, list(table.columns))
+
+
+def test_a_sweep_that_would_cross_the_cap_is_refused_before_any_fit(store, settings):
+    from workshop_utils import report
+
+    df = csv_frame(400)
+    budget = PrivacyBudget(store, settings.prefix, table_fingerprint(df), cap=4.0)
+    meta = TableMetadata.detect(df)
+    meta.set_role("churn", "target", task="classification")
+    with pytest.raises(BudgetExceededError, match="remaining 4"):
+        report.sweep(df, df, meta, [1.0, 3.0, 3.0, None], epochs=1, batch_size=100, budget=budget)
+    assert budget.entries() == []

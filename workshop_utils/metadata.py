@@ -229,6 +229,24 @@ _TYPE_ROLES = {
 }
 
 
+def types_from_dtypes(df: pd.DataFrame) -> dict[str, str]:
+    """Workshop types read off ``df``'s dtypes (int64 -> int, bool -> bool, ...), to pass as
+    ``detect(types=...)`` **only** when those dtypes are the documented schema of the table (a
+    public dataset's data dictionary says so), not merely what pandas inferred from the values."""
+    out = {}
+    for col in df.columns:
+        dtype = df[col].dtype
+        if pd.api.types.is_bool_dtype(dtype):
+            out[col] = "bool"
+        elif pd.api.types.is_integer_dtype(dtype):
+            out[col] = "int"
+        elif pd.api.types.is_float_dtype(dtype):
+            out[col] = "float"
+        elif pd.api.types.is_datetime64_any_dtype(dtype):
+            out[col] = "timestamp"
+    return out
+
+
 def _from_type(declared: str | None) -> ColumnMeta | None:
     if declared is None:
         return None
