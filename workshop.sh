@@ -9,10 +9,11 @@ VENV=.venv
 PYTHON=${PYTHON:-$(command -v python3.11 || command -v python3)}
 STAMP=$VENV/.installed
 
+PIP_QUIET=--quiet
 pip_install() {
   # Drop only pip's notes about this machine's optional local package folders.
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$@" 2>&1 \
-    | { grep -v "^WARNING: Location 'file:" || true; }
+  "$VENV/bin/python" -m pip install $PIP_QUIET --disable-pip-version-check "$@" 2>&1 \
+    | { grep --line-buffered -v "^WARNING: Location 'file:" || true; }
 }
 
 setup() {
@@ -22,7 +23,12 @@ setup() {
   fi
   # Reinstall only when the dependency list changed.
   if [ ! -f "$STAMP" ] || [ pyproject.toml -nt "$STAMP" ] || [ workshop.sh -nt "$STAMP" ]; then
-    echo "==> installing packages (first time: a few minutes)"
+    if [ ! -f "$STAMP" ]; then
+      echo "==> installing packages (first time: a few minutes; pip lists each package as it comes)"
+      PIP_QUIET=
+    else
+      echo "==> updating packages (the dependency list changed)"
+    fi
     # The CPU wheel of torch; a bare 'torch' would pull a multi-GB CUDA build.
     pip_install "torch==2.13.0"
     pip_install -e ".[dev]"

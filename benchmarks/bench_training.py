@@ -8,7 +8,7 @@ on real: TSTR, against trained on real: TRTR). Ratios are taken within this run.
 
     .venv/bin/python benchmarks/bench_training.py [--epochs 60] [--epsilon 3] [--batch-size 1000] [--no-sdv]
 
-SDV is an optional benchmark dependency: pip install -e ".[bench]".
+SDV is installed with the package.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def fit_ours(train: pd.DataFrame, epsilon: float | None, args: argparse.Namespac
     synthetic = synth.sample(len(train))
     return {
         "fit_s": fit_s,
-        "epoch_s": float(np.median(synth.epoch_seconds)),
+        "epoch_s": float(np.median(synth.epoch_seconds_)),
         "sample_s": time.perf_counter() - start,
         "synthetic": synthetic,
         "epsilon": synth.epsilon_spent,

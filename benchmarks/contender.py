@@ -58,7 +58,6 @@ def fit_ours(train: pd.DataFrame, args: argparse.Namespace, target: str):
     meta = TableMetadata.detect(train, types=types_from_dtypes(train))  # bank-marketing's documented schema
 
     for col in meta.columns:  # documented: no missing values
-
         meta.set_nullable(col, False)
     meta.set_role(target, "target", task="classification")
     synth = DPTVAESynthesizer(meta, epsilon=args.epsilon, epochs=args.epochs, batch_size=1000, progress=False)

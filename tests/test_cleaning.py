@@ -2,10 +2,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from workshop_utils import catalog, cleaning, stages
+from workshop_utils import catalog, cleaning
 from workshop_utils.cleaning import JobError, infer_job, run_job, snake_case
 from workshop_utils.config import Settings
+from workshop_utils.dataset import load_spec
 from workshop_utils.sample_data import COLUMNS, SAMPLE_CSV
+from workshop_utils.stages import glue_cleaning, setup
 
 from .conftest import BANK_MARKETING
 
@@ -249,11 +251,12 @@ def test_infer_type_edge_cases():
 
 
 def test_cleaning_stage_is_deterministic_and_catalogued(store, settings):
-    key = store.land_raw(SAMPLE_CSV)["key"]
-    stages.crawl_raw_csv(store, settings, key)
+    spec = load_spec()
+    key = setup.land_source(store, settings, spec)["key"]
+    setup.crawl_raw_csv(store, settings, spec, key)
     small = Settings(**(settings.as_dict() | {"sample_rows": 3000}))
-    first = stages.run_cleaning(store, small)
-    second = stages.run_cleaning(store, Settings(**(small.as_dict() | {"run_id": "run-2"})))
+    first = glue_cleaning.run_cleaning(store, small, spec)
+    second = glue_cleaning.run_cleaning(store, Settings(**(small.as_dict() | {"run_id": "run-2"})), spec)
     k1, k2 = first.table_entry["Parameters"]["objectKey"], second.table_entry["Parameters"]["objectKey"]
     assert k1 != k2 and store.get_bytes(k1) == store.get_bytes(k2)
     assert store.head(key)["etag"] == first.table_entry["Parameters"]["source"]["etag"]  # input untouched

@@ -9,6 +9,7 @@ import pytest
 
 from workshop_utils import attacks, evaluation, report
 from workshop_utils.metadata import TableMetadata
+from workshop_utils.stages import evaluate
 from workshop_utils.synth import DPTVAESynthesizer
 
 matplotlib.use("Agg")
@@ -259,7 +260,7 @@ def test_evaluate_report_json_and_html(split):
 def test_sweep_gives_one_row_per_epsilon_and_a_frontier_plot(small_table):
     train, holdout = small_table
     meta = small_meta(train)
-    frontier = report.sweep(train, holdout, meta, epsilons=[1.0, None], epochs=2, batch_size=50)
+    frontier = evaluate.sweep(train, holdout, meta, epsilons=[1.0, None], epochs=2, batch_size=50)
     assert list(frontier["epsilon"].isna()) == [False, True]
     assert frontier[["fidelity", "tstr_ratio", "attack_auc"]].notna().all().all()
     fig = report.plot_frontier(frontier)

@@ -5,21 +5,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 
 import nbformat
 import pytest
 
-from workshop_utils import catalog, release, stages
+from workshop_utils import catalog, release
 from workshop_utils.config import Settings
-from workshop_utils.runner import NOTEBOOK_DIR, NOTEBOOKS, available_notebooks, run_workshop
+from workshop_utils.dataset import init_dataset
+from workshop_utils.runner import NOTEBOOKS, available_notebooks, run_workshop
 from workshop_utils.sample_data import SAMPLE_CSV
+from workshop_utils.stages import synthesize, train_dp_tvae
 from workshop_utils.storage import S3Store
 
-from .conftest import REPO_ROOT
-
-sys.path.insert(0, str(REPO_ROOT / "tools"))
-import build_notebooks  # noqa: E402
+from .conftest import SHARED_DATASETS
 
 RUN_LOG: list[str] = []
 PARAMS = {
@@ -49,13 +47,6 @@ def test_notebooks_are_committed_clean_and_parameterized():
         assert sum("parameters" in c.metadata.get("tags", []) for c in code) == 1, path.name
 
 
-def test_notebooks_match_their_source():
-    for name in build_notebooks.NOTEBOOKS:
-        assert (NOTEBOOK_DIR / f"{name}.ipynb").read_text() == build_notebooks.render(name), (
-            f"{name}.ipynb differs from tools/build_notebooks.py: run `python tools/build_notebooks.py`"
-        )
-
-
 @pytest.fixture(scope="module")
 def run(s3_server, tmp_path_factory):
     runs_dir = tmp_path_factory.mktemp("runs")
@@ -70,6 +61,8 @@ def test_every_notebook_ran_and_was_saved(run):
     record = json.loads((run_dir / "run.json").read_text())
     assert [n["name"] for n in record["notebooks"]] == [p.stem for p in available_notebooks()]
     assert all(n["status"] == "ok" for n in record["notebooks"])
+    assert any("DP-TVAE: " in line and "epsilon=" in line for line in RUN_LOG), RUN_LOG  # training progress streamed
+    assert any("evaluation: " in line for line in RUN_LOG) and any("downstream models: " in line for line in RUN_LOG)
     for p in available_notebooks():
         executed = nbformat.read(run_dir / p.name, as_version=4)
         assert any(c.get("outputs") for c in executed.cells if c.cell_type == "code")
@@ -186,7 +179,7 @@ def test_05_wrote_a_catalogued_synthetic_table_with_the_training_schema(run):
     assert len(synthetic) == PARAMS["synthetic_rows"]
     assert list(synthetic.columns) == list(train.columns)
     assert catalog.column_types(entry) == catalog.column_types(train_entry)  # the declared schema
-    assert stages.schema_check(train, synthetic, catalog.column_types(train_entry))["ok"].all()
+    assert synthesize.schema_check(train, synthetic, catalog.column_types(train_entry))["ok"].all()
     ledger = store.read_json(entry["Parameters"]["privacyLedgerKey"])
     assert sum(e["epsilon"] for e in ledger) == pytest.approx(entry["Parameters"]["epsilonSpent"])
     assert not set(synthetic["customer_id"]) & set(train["customer_id"])  # surrogate ids, not real ones
@@ -245,7 +238,7 @@ def test_no_raw_identifier_outside_raw_processed_and_quarantine(run):
 @pytest.mark.notebooks
 def test_rerunning_04_is_charged_to_the_lifetime_budget(run, tmp_path):
     run_dir, settings, store = run
-    budget = stages.budget_for(
+    budget = train_dp_tvae.budget_for(
         store, settings, catalog.find_table(store, settings, "bank_customers_train", run_id=settings.run_id)
     )
     spent_before, charges_before = budget.spent()[0], len(budget.entries())
@@ -255,6 +248,7 @@ def test_rerunning_04_is_charged_to_the_lifetime_budget(run, tmp_path):
         for k, v in PARAMS.items()
         if k not in ("synthetic_rows", "min_fidelity", "min_protection", "max_exact_copy_rate")
     }
+    params["sdv_baseline"] = False  # one charge: the DP fit
     run_workshop(only=["04"], params=params | {"run_id": "nbrun-again"}, runs_dir=tmp_path, log=lambda _: None)
     assert len(budget.entries()) == charges_before + 1
     assert budget.spent()[0] == pytest.approx(spent_before + PARAMS["epsilon"])
@@ -265,3 +259,39 @@ def test_rerunning_04_is_charged_to_the_lifetime_budget(run, tmp_path):
         run_workshop(
             only=["04"], params=params | {"run_id": "nbrun-over", "epsilon": 5.0}, runs_dir=tmp_path, log=lambda _: None
         )
+
+
+@pytest.mark.notebooks
+def test_the_whole_series_runs_on_another_table_from_its_spec(s3_server, tmp_path):
+    """Any table: a spec written by init-dataset for diamonds (a regression target, an inferred job)."""
+    source = SHARED_DATASETS / "diamonds.csv"
+    if not source.exists():
+        pytest.skip(f"{source} is absent: the shared datasets folder is not beside the project")
+    spec_path, job_path = init_dataset(source, "price", out=tmp_path / "diamonds.yaml")
+    assert "public: false" in job_path.read_text()  # inferred category lists are not declared public
+    params = PARAMS | {
+        "dataset": str(spec_path),
+        "bucket": "other-table",
+        "run_id": "diamonds-run",
+        "sample_rows": 2000,
+        "synthetic_rows": 400,
+    }
+    run_dir = run_workshop(params=params, runs_dir=tmp_path / "runs", log=lambda _: None)
+    record = json.loads((run_dir / "run.json").read_text())
+    assert all(n["status"] == "ok" for n in record["notebooks"]) and len(record["notebooks"]) == len(NOTEBOOKS)
+    settings = Settings.load(bucket="other-table", prefix=PARAMS["prefix"], run_id="diamonds-run")
+    store = S3Store.connect(settings)
+    released = catalog.find_table(store, settings, "diamonds_released", run_id="diamonds-run")
+    assert released["Parameters"]["recordCount"] == 400
+    scores = store.read_json(settings.key("released", "scores.json"))
+    assert scores["utility_metric"] == "r2"
+    downstream = store.list_keys(f"{settings.prefix}/models/downstream/diamonds-run/")
+    assert [k.rsplit("/", 1)[1] for k in downstream] == ["price_regression.joblib"]
+    for nb in run_dir.glob("*.ipynb"):  # no sample column anywhere in the executed notebooks' code
+        cells = nbformat.read(nb, as_version=4).cells
+        code = "\n".join(
+            c.source
+            for c in cells
+            if c.cell_type == "code" and not {"parameters", "injected-parameters"} & set(c.metadata.get("tags", []))
+        )
+        assert "bank_customers" not in code and "annual_income" not in code, nb.name

@@ -4,9 +4,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from workshop_utils import catalog, cleaning, deid, pii, risk, stages
+from workshop_utils import catalog, cleaning, deid, pii, risk
 from workshop_utils.config import Settings
+from workshop_utils.dataset import load_spec
 from workshop_utils.sample_data import COLUMNS, SAMPLE_CSV
+from workshop_utils.stages import glue_cleaning, pii_check, setup
 
 from .conftest import BANK_MARKETING
 
@@ -159,7 +161,8 @@ def test_generalization_lowers_uniqueness(processed):
 
 
 def test_default_policy_leaves_no_medium_or_high_findings(processed, report):
-    rem = deid.apply_policy(processed.table, report, processed.types, secret=b"s3cret")
+    policy = pii_check.policy_for(load_spec())  # the default policy plus the sample spec's customer_id: hash
+    rem = deid.apply_policy(processed.table, report, processed.types, policy, secret=b"s3cret")
     rescan = pii.scan(rem.table)
     assert rescan.at_or_above("medium") == []
     for col in ("full_name", "email", "ssn", "credit_card_number", "iban", "account_number", "street_address"):
@@ -204,14 +207,15 @@ def test_policy_errors(processed, report):
 def test_pii_stage_writes_findings_and_never_the_secret(store, settings, monkeypatch):
     secret = "do-not-leak-this-secret-123"
     monkeypatch.setenv("WORKSHOP_HMAC_SECRET", secret)
-    stages.crawl_raw_csv(store, settings, store.land_raw(SAMPLE_CSV)["key"])
+    spec = load_spec()
+    setup.crawl_raw_csv(store, settings, spec, setup.land_source(store, settings, spec)["key"])
     small = Settings(**(settings.as_dict() | {"sample_rows": 2000}))
-    stages.run_cleaning(store, small)
-    out = stages.run_pii_check(store, small)
+    glue_cleaning.run_cleaning(store, small, spec)
+    out = pii_check.run_pii_check(store, small, spec)
     findings = store.read_json(out.keys["findings"])
     assert {f["column"]: f["type"] for f in findings["findings"]} == TRUTH
     assert store.read_json(out.keys["rescan"])["summary"]["by_severity"] == {"low": 0, "medium": 0, "high": 0}
-    entry = catalog.find_table(store, settings, stages.DEIDENTIFIED_TABLE)
+    entry = catalog.find_table(store, settings, spec.tables.deidentified)
     assert entry["Parameters"]["rescanMediumOrHigh"] == 0
     deidentified = catalog.read_table(store, entry)
     assert "ssn" not in deidentified.columns and len(deidentified) == len(out.table)

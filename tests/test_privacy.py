@@ -10,9 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from workshop_utils import cleaning, profiling, release, splits, stages
+from workshop_utils import cleaning, profiling, release, splits
 from workshop_utils.budget import BudgetExceededError, NonPrivateFitRefused, PrivacyBudget, table_fingerprint
 from workshop_utils.metadata import TableMetadata
+from workshop_utils.stages import evaluate, train_dp_tvae
 from workshop_utils.synth import DPTVAESynthesizer
 
 
@@ -44,8 +45,8 @@ def support(df: pd.DataFrame) -> tuple:
     if meta.columns["active"].role == "categorical":
         meta.set_categories("active", [False, True])
     synth = DPTVAESynthesizer(meta, epsilon=3.0, epochs=1, batch_size=200, progress=False).fit(df)
-    layout = [(e.name, e.kind, e.slots, e.nullable, e.integer, e.categories, e.lo, e.hi) for e in synth.encodings]
-    return meta.to_dict(), layout, synth.dtypes, synth.sample(50).dtypes.astype(str).to_dict()
+    layout = [(e.name, e.kind, e.slots, e.nullable, e.integer, e.categories, e.lo, e.hi) for e in synth.encodings_]
+    return meta.to_dict(), layout, synth.dtypes_, synth.sample(50).dtypes.astype(str).to_dict()
 
 
 def test_one_null_row_more_does_not_change_what_the_sampler_can_produce():
@@ -82,7 +83,7 @@ def test_holdout_membership_of_other_rows_does_not_move_when_one_row_is_added():
 
 def test_budget_refuses_the_fit_that_would_cross_the_cap(store, settings):
     df = csv_frame(400)
-    budget = PrivacyBudget(store, settings.prefix, table_fingerprint(df), cap=5.0, table_name="toy")
+    budget = PrivacyBudget(store, table_fingerprint(df), cap=5.0, table_name="toy")
     meta = TableMetadata.detect(df)
     meta.set_role("churn", "target", task="classification")
     DPTVAESynthesizer(meta, epsilon=3.0, epochs=1, batch_size=100, progress=False).fit(df, budget=budget)
@@ -90,11 +91,11 @@ def test_budget_refuses_the_fit_that_would_cross_the_cap(store, settings):
     refused = DPTVAESynthesizer(meta, epsilon=3.0, epochs=1, batch_size=100, progress=False)
     with pytest.raises(BudgetExceededError, match=r"spent 3 of its lifetime cap 5 \(remaining 2\)"):
         refused.fit(df, budget=budget)
-    assert refused.model is None  # refused before touching the data
+    assert refused.model_ is None  # refused before touching the data
     with pytest.raises(NonPrivateFitRefused, match="internal_only=True"):
         DPTVAESynthesizer(meta, epsilon=None, epochs=1, batch_size=100, progress=False).fit(df, budget=budget)
     ok = DPTVAESynthesizer(meta, epsilon=2.0, epochs=1, batch_size=100, progress=False).fit(df, budget=budget)
-    assert ok.ledger.lifetime["spent_epsilon"] == pytest.approx(5.0)
+    assert ok.ledger_.lifetime["spent_epsilon"] == pytest.approx(5.0)
     assert "LIFETIME" in ok.privacy_ledger()["step"].iloc[-1]
     entries = budget.entries()
     assert [e["epsilon"] for e in entries] == [3.0, 2.0]
@@ -102,7 +103,7 @@ def test_budget_refuses_the_fit_that_would_cross_the_cap(store, settings):
 
 
 def test_concurrent_charges_never_share_an_entry(store, settings):
-    budget = PrivacyBudget(store, settings.prefix, "f" * 64, cap=10.0)
+    budget = PrivacyBudget(store, "f" * 64, cap=10.0)
     errors: list[Exception] = []
 
     def charge() -> None:
@@ -126,11 +127,11 @@ def test_inferred_category_lists_are_not_declared_public():
     result = cleaning.run_job(raw, job)
     assert set(result.table["segment"].dropna()) == {"a", "b"}  # the list still cleans
     meta = TableMetadata.detect(result.table, types=result.types)
-    assert stages.declare_public_from_job(meta, job, list(result.table.columns)) == []
+    assert train_dp_tvae.declare_public_from_job(meta, job, list(result.table.columns)) == []
     assert meta.columns["segment"].categories is None  # so the synthesizer pays for it
     # once the owner reviews the list and declares it, it is public
     job["steps"][2]["Standardize"]["columns"]["segment"]["public"] = True
-    assert stages.declare_public_from_job(meta, job, list(result.table.columns)) == [
+    assert train_dp_tvae.declare_public_from_job(meta, job, list(result.table.columns)) == [
         "segment: 2 categories (Standardize)"
     ]
 
@@ -183,16 +184,14 @@ def test_a_median_fill_in_the_cleaning_job_is_refused_before_training():
     meta = TableMetadata.detect(table)
     job = {"name": "j", "steps": [{"HandleMissing": {"columns": {"income": "median"}}}]}
     with pytest.raises(cleaning.JobError, match="outside the privacy budget"):
-        stages.declare_public_from_job(meta, job, list(table.columns))
+        train_dp_tvae.declare_public_from_job(meta, job, list(table.columns))
 
 
 def test_a_sweep_that_would_cross_the_cap_is_refused_before_any_fit(store, settings):
-    from workshop_utils import report
-
     df = csv_frame(400)
-    budget = PrivacyBudget(store, settings.prefix, table_fingerprint(df), cap=4.0)
+    budget = PrivacyBudget(store, table_fingerprint(df), cap=4.0)
     meta = TableMetadata.detect(df)
     meta.set_role("churn", "target", task="classification")
     with pytest.raises(BudgetExceededError, match="remaining 4"):
-        report.sweep(df, df, meta, [1.0, 3.0, 3.0, None], epochs=1, batch_size=100, budget=budget)
+        evaluate.sweep(df, df, meta, [1.0, 3.0, 3.0, None], epochs=1, batch_size=100, budget=budget)
     assert budget.entries() == []

@@ -125,10 +125,10 @@ def test_ledger_matches_the_accountant_and_the_request(dp_synth, table):
     ledger = dp_synth.privacy_ledger()
     total = ledger.iloc[-1]
     assert total["epsilon"] <= 1.0 and total["epsilon"] >= 0.99  # spends its budget, never more
-    assert total["delta"] <= dp_synth.params["delta_used"] < 1 / len(table)
+    assert total["delta"] <= dp_synth.plan_.delta < 1 / len(table)
     sgd = ledger[ledger["step"] == "training"].iloc[0]
     acc = PRVAccountant()
-    acc.history = [(dp_synth.params["noise_multiplier"], dp_synth.params["sample_rate"], dp_synth.params["steps"])]
+    acc.history = [(dp_synth.noise_multiplier_, dp_synth.sample_rate_, dp_synth.steps_)]
     assert sgd["epsilon"] == pytest.approx(acc.get_epsilon(delta=sgd["delta"]), rel=0.01)
     by_col = ledger.set_index(["step", "column"])
     assert (
@@ -194,7 +194,7 @@ def test_conditional_sampling(plain_synth, table):
 
 
 def _weights(synth: DPTVAESynthesizer) -> torch.Tensor:
-    return torch.cat([p.detach().flatten() for p in synth.model.parameters()])
+    return torch.cat([p.detach().flatten() for p in synth.model_.parameters()])
 
 
 def test_dp_noise_cannot_be_replayed_from_the_seed(table):
@@ -217,7 +217,7 @@ def test_same_seed_same_samples_and_save_load_round_trip(table, tmp_path):
     loaded = DPTVAESynthesizer.load(path)
     pd.testing.assert_frame_equal(a.sample(500), loaded.sample(500))
     pd.testing.assert_frame_equal(a.privacy_ledger(), loaded.privacy_ledger())
-    assert a.loss_history and loaded.loss_history == []  # the un-noised loss curve never leaves with a DP model
+    assert a.loss_history_ and loaded.loss_history_ == []  # the un-noised loss curve never leaves with a DP model
 
 
 # --------------------------------------------------------------------------- bad input
@@ -275,3 +275,30 @@ def test_metadata_round_trips_through_json(table, tmp_path):
     again = TableMetadata.from_json(meta.to_json(tmp_path / "meta.json"))
     assert again.to_dict() == meta.to_dict() and again.target == "default"
     assert TableMetadata.from_json(str(tmp_path / "meta.json")).to_dict() == meta.to_dict()
+
+
+def test_metadata_converts_to_and_from_sdv_metadata(table):
+    from sdv.metadata import Metadata
+
+    meta = make_meta(table)
+    data = meta.to_sdv_dict("clients")
+    sdv_meta = Metadata.load_from_dict(data)
+    sdv_meta.validate()  # SDV accepts what we write
+    assert set(sdv_meta.get_column_names()) == set(table.columns) - {"notes"}  # excluded: not for SDV
+    back = TableMetadata.from_sdv_dict(sdv_meta.to_dict())
+    for col, m in back.columns.items():
+        assert m.role == ("id" if col == "client_id" else meta.columns[col].modeled_kind()), col
+    assert (
+        TableMetadata.from_sdv_dict({"tables": {"t": {"columns": {"mail": {"sdtype": "email"}}}}}).columns["mail"].role
+        == "excluded"
+    )
+
+
+def test_hyperparameters_stay_as_given_and_fitted_state_ends_in_underscore(dp_synth):
+    params = dp_synth.get_parameters()
+    assert params["epsilon"] == 1.0 and params["epochs"] == 3 and params["seed"] == 3
+    again = DPTVAESynthesizer(dp_synth.metadata, **params)
+    assert again.get_parameters() == params and again.model_ is None
+    fitted = [k for k in vars(dp_synth) if k.endswith("_") and not k.startswith("_")]
+    assert {"plan_", "ledger_", "encodings_", "model_", "noise_multiplier_"} <= set(fitted)
+    assert dp_synth.plan_.epsilon_each > 0 and dp_synth.plan_.mechanisms

@@ -26,7 +26,7 @@ from scipy.stats import beta
 from sklearn.metrics import roc_auc_score, roc_curve
 from sklearn.neighbors import NearestNeighbors
 
-from .evaluation import as_float, is_numeric
+from .columns import as_float, is_numeric
 
 
 class RecordEncoder:

@@ -2,7 +2,8 @@
 
 Every DP fit on a table, every sweep point and every retry spends epsilon on the same rows;
 their costs add up (basic composition). The account lives under
-``{prefix}/budget/{table-hash}/`` with one write-once object per spend, numbered
+``privacy-budget/{table-hash}/`` at the root of the bucket (not under a workshop prefix: a new
+prefix must not open a fresh budget on the same people), with one write-once object per spend, numbered
 ``000001.json``, ``000002.json``, ...: a charge takes the next free number, so two charges can
 never both claim the same slot, and nothing is ever rewritten. A fit charges the account
 *before* it touches the data, and a charge that would cross the cap (default epsilon 10, the
@@ -21,6 +22,7 @@ import pandas as pd
 from .storage import ObjectExistsError, S3Store
 
 DEFAULT_CAP = 10.0
+BUDGET_ROOT = "privacy-budget"
 
 
 class BudgetExceededError(RuntimeError):
@@ -48,21 +50,19 @@ def bytes_fingerprint(data: bytes) -> str:
 class PrivacyBudget:
     """The lifetime account of one source table.
 
-    >>> budget = PrivacyBudget(store, "workshop", table_fingerprint(df), cap=10)
+    >>> budget = PrivacyBudget(store, table_fingerprint(df), cap=10)
     >>> budget.charge(3.0, 1e-6, "DP-TVAE fit", run_id="...")  # refuses past the cap
     """
 
-    def __init__(
-        self, store: S3Store, prefix: str, table_hash: str, cap: float = DEFAULT_CAP, table_name: str = ""
-    ) -> None:
+    def __init__(self, store: S3Store, table_hash: str, cap: float = DEFAULT_CAP, table_name: str = "") -> None:
         if isinstance(cap, bool) or not isinstance(cap, (int, float)) or not (cap > 0 and math.isfinite(cap)):
             raise ValueError(f"The lifetime budget cap must be a positive number, got {cap!r}.")
-        self.store, self.prefix, self.table_hash = store, prefix, table_hash
+        self.store, self.table_hash = store, table_hash
         self.cap, self.table_name = float(cap), table_name
 
     @property
     def folder(self) -> str:
-        return f"{self.prefix}/budget/{self.table_hash}/"
+        return f"{BUDGET_ROOT}/{self.table_hash}/"
 
     def entries(self) -> list[dict[str, Any]]:
         keys = sorted(k for k in self.store.list_keys(self.folder) if k.endswith(".json"))

@@ -39,6 +39,9 @@ GLUE_TYPES = {
 }
 
 
+CatalogEntry = dict[str, Any]  # a Glue-shaped table entry (see ``register``)
+
+
 class CatalogError(StorageError):
     """A table is not in the catalog, or its entry does not match its data."""
 
@@ -197,3 +200,19 @@ def list_tables(store: S3Store, settings: Settings) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows).sort_values("created").reset_index(drop=True) if rows else pd.DataFrame(rows)
+
+
+def lineage(store: S3Store, settings: Settings, entry: CatalogEntry, stop_at_stage: str | None = None) -> CatalogEntry:
+    """Follow ``source`` from ``entry`` up to the raw table (or the first entry of ``stop_at_stage``)."""
+    for _ in range(20):
+        if stop_at_stage and entry["Parameters"].get("stage") == stop_at_stage:
+            return entry
+        src = entry["Parameters"].get("source") or {}
+        if "table" not in src or "runId" not in src:
+            if stop_at_stage:
+                break
+            return entry
+        entry = find_table(store, settings, src["table"], run_id=src["runId"])
+    raise CatalogError(
+        f"The lineage of table {entry['Name']!r} has no {stop_at_stage or 'raw'} table; run the earlier notebooks first."
+    )

@@ -28,6 +28,14 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--only", help="comma-separated notebook numbers or names, e.g. 00,01")
     run.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE", help="notebook parameter")
     run.add_argument("--runs-dir", type=Path, default=None, help="where executed notebooks go (default: runs/)")
+    run.add_argument("--dataset", type=Path, default=None, help="dataset spec YAML (default: the bank sample)")
+
+    init = sub.add_parser("init-dataset", help="write a starting dataset spec and cleaning job for a CSV")
+    init.add_argument("csv", type=Path)
+    init.add_argument("--target", required=True, help="the column a model should predict")
+    init.add_argument("--task", choices=["classification", "regression"], default=None)
+    init.add_argument("--name", default=None, help="table name (default: from the file name)")
+    init.add_argument("--out", type=Path, default=None, help="spec path (default: <csv>.dataset.yaml)")
 
     s3 = sub.add_parser("s3", help="manage the local S3 server")
     s3.add_argument("action", choices=["start", "status", "stop"])
@@ -57,8 +65,17 @@ def _dispatch(args: argparse.Namespace) -> int:
         from .runner import REPO_ROOT, run_workshop
 
         params = dict(_parse_param(p) for p in args.param)
+        if args.dataset is not None:
+            params["dataset"] = str(args.dataset)
         only = args.only.split(",") if args.only else None
         run_workshop(only=only, params=params, runs_dir=args.runs_dir or REPO_ROOT / "runs")
+        return 0
+    if args.command == "init-dataset":
+        from .dataset import init_dataset
+
+        spec, job = init_dataset(args.csv, args.target, args.task, args.name, args.out)
+        print(f"wrote {spec}\nwrote {job}\nReview both (roles, category lists marked public: false), then run:")
+        print(f"  workshop run --dataset {spec}")
         return 0
     if args.command == "s3":
         if args.action == "start":

@@ -46,6 +46,7 @@ class Settings:
     seed: int = 42
     sample_rows: int | None = None  # rows of the raw table to use; None = all
     synthetic_rows: int = 10_000
+    dataset: str | None = None  # path to a dataset spec (YAML); None = the bank sample (datasets/bank_customers.yaml)
 
     @classmethod
     def load(cls, **params: Any) -> Settings:
@@ -97,6 +98,11 @@ class Settings:
             raise ConfigError(f"sample_rows must be a positive integer or None, got {self.sample_rows}.")
         if self.synthetic_rows < 1:
             raise ConfigError(f"synthetic_rows must be a positive integer, got {self.synthetic_rows}.")
+        if self.dataset is not None and not Path(self.dataset).expanduser().is_file():
+            raise ConfigError(
+                f"dataset {self.dataset!r} is not a file: give the path of a dataset spec (YAML), "
+                "e.g. datasets/penguins.yaml, or write one with `workshop init-dataset your.csv --target y`."
+            )
 
     def key(self, stage: str, *parts: str) -> str:
         """A run-scoped object key: ``{prefix}/{stage}/{run_id}/{parts...}``."""
@@ -133,4 +139,6 @@ def _coerce(name: str, value: Any) -> Any:
         return value.lower()
     if name == "prefix":
         return value.strip("/")
+    if name == "dataset":
+        return str(Path(value).expanduser().resolve()) if value.lower() not in ("", "none", "null") else None
     return value

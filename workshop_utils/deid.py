@@ -37,8 +37,7 @@ DEFAULT_POLICY: dict[str, Any] = {
         "postal_code": {"action": "generalize", "to": "prefix3"},
         "free_text": "redact",
     },
-    # A customer key is not PII on its own but links back to the bank's systems: pseudonymize it.
-    "columns": {"customer_id": "hash"},
+    "columns": {},  # per-column actions come from the dataset spec (pii_policy)
 }
 # Redaction order: longer, more specific patterns first so a card is not half-read as a phone.
 REDACTION_ORDER = ("email", "iban", "credit_card", "us_ssn", "phone", "aws_access_key")

@@ -16,19 +16,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .columns import as_float, is_numeric
+
 NULL = "<null>"
-
-
-def is_numeric(s: pd.Series) -> bool:
-    return (
-        pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
-    ) or pd.api.types.is_datetime64_any_dtype(s)
-
-
-def as_float(s: pd.Series) -> pd.Series:
-    if pd.api.types.is_datetime64_any_dtype(s):
-        return (s - pd.Timestamp("1970-01-01")).dt.days.astype("float64")
-    return pd.to_numeric(s, errors="coerce").astype("float64")
 
 
 def discretize(real: pd.Series, synth: pd.Series, bins: int = 20) -> tuple[pd.Series, pd.Series]:
@@ -90,7 +80,7 @@ def fidelity_score(
 # --------------------------------------------------------------------------- ML utility
 
 
-def _features(frames: list[pd.DataFrame], target: str) -> list[pd.DataFrame]:
+def features(frames: list[pd.DataFrame], target: str) -> list[pd.DataFrame]:
     """One feature matrix per frame with the same columns: numbers as floats, categories one-hot."""
     cols = [c for c in frames[0].columns if c != target]
     numeric = [c for c in cols if is_numeric(frames[0][c])]
@@ -104,7 +94,7 @@ def _features(frames: list[pd.DataFrame], target: str) -> list[pd.DataFrame]:
     return [o.reindex(columns=all_cols, fill_value=0.0) for o in out]
 
 
-def _labels(s: pd.Series, positive: Any) -> np.ndarray:
+def binary_labels(s: pd.Series, positive: Any) -> np.ndarray:
     return (s.astype(object) == positive).to_numpy(dtype=int)
 
 
@@ -131,7 +121,7 @@ def ml_utility(
     real_rows = train_real[train_real[target].notna()]
     synth_rows = synth[synth[target].notna()]
     hold = holdout[holdout[target].notna()]
-    X_real, X_syn, X_hold = _features([real_rows, synth_rows, hold], target)
+    X_real, X_syn, X_hold = features([real_rows, synth_rows, hold], target)
     results: dict[str, Any] = {"task": task, "target": target, "models": {}}
     for model_name in models:
         scores = {}
@@ -142,8 +132,8 @@ def ml_utility(
                     if pd.api.types.is_bool_dtype(real_rows[target])
                     else real_rows[target].value_counts().index[-1]
                 )
-                y = _labels(frame[target], positive)
-                y_hold = _labels(hold[target], positive)
+                y = binary_labels(frame[target], positive)
+                y_hold = binary_labels(hold[target], positive)
                 if len(np.unique(y)) < 2:
                     scores[label] = {
                         "roc_auc": 0.5,
@@ -238,8 +228,10 @@ def sdmetrics_quality(real: pd.DataFrame, synth: pd.DataFrame, columns: list[str
 def plot_distributions(
     real: pd.DataFrame, synth: pd.DataFrame, columns: list[str], scores: dict[str, float] | None = None
 ) -> Any:
-    """Real vs synthetic, one small panel per column."""
+    """Real vs synthetic, one small seaborn panel per column: overlaid densities for numbers,
+    paired bars of the ten most common real values for the rest."""
     import matplotlib.pyplot as plt
+    import seaborn as sns
 
     ncols = 4
     nrows = int(np.ceil(len(columns) / ncols))
@@ -248,21 +240,41 @@ def plot_distributions(
         if is_numeric(real[c]):
             r, s = as_float(real[c]).dropna(), as_float(synth[c]).dropna()
             lo, hi = np.nanquantile(r, [0.005, 0.995]) if len(r) else (0, 1)
+            long = pd.concat(
+                [
+                    pd.DataFrame({"value": r.clip(lo, hi), "data": "real"}),
+                    pd.DataFrame({"value": s.clip(lo, hi), "data": "synthetic"}),
+                ],
+                ignore_index=True,
+            )
             bins = np.linspace(lo, hi if hi > lo else lo + 1, 30)
-            ax.hist(r.clip(lo, hi), bins=bins, alpha=0.5, density=True, label="real")
-            ax.hist(s.clip(lo, hi), bins=bins, alpha=0.5, density=True, label="synthetic")
+            sns.histplot(
+                long,
+                x="value",
+                hue="data",
+                bins=bins,
+                stat="density",
+                common_norm=False,
+                ax=ax,
+                legend=ax is axes[0, 0],
+            )
         else:
             rl, sl = discretize(real[c], synth[c])
             rc = rl.value_counts(normalize=True).head(10)
             sc = sl.value_counts(normalize=True).reindex(rc.index, fill_value=0)
-            x = np.arange(len(rc))
-            ax.bar(x - 0.2, rc.values, 0.4, label="real")
-            ax.bar(x + 0.2, sc.values, 0.4, label="synthetic")
-            ax.set_xticks(x, [str(v)[:10] for v in rc.index], rotation=45, ha="right", fontsize=7)
+            long = pd.DataFrame(
+                {
+                    "value": [str(v)[:10] for v in rc.index] * 2,
+                    "share": [*rc.values, *sc.values],
+                    "data": ["real"] * len(rc) + ["synthetic"] * len(sc),
+                }
+            )
+            sns.barplot(long, x="value", y="share", hue="data", ax=ax, legend=ax is axes[0, 0])
+            ax.tick_params(axis="x", rotation=45, labelsize=7)
+        ax.set_xlabel("")
         ax.set_title(f"{c}" + (f" ({scores[c]:.2f})" if scores and c in scores else ""), fontsize=9)
     for ax in axes.ravel()[len(columns) :]:
         ax.set_axis_off()
-    axes[0, 0].legend(fontsize=7)
     fig.tight_layout()
     return fig
 
@@ -283,7 +295,9 @@ def association_matrix(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
 
 
 def plot_correlations(real: pd.DataFrame, synth: pd.DataFrame, columns: list[str]) -> Any:
+    """Seaborn heatmaps of the association matrices: real, synthetic, and their absolute difference."""
     import matplotlib.pyplot as plt
+    import seaborn as sns
 
     cr, cs = association_matrix(real, columns), association_matrix(synth, columns)
     fig, axes = plt.subplots(1, 3, figsize=(18, 5.5))
@@ -292,10 +306,8 @@ def plot_correlations(real: pd.DataFrame, synth: pd.DataFrame, columns: list[str
         (axes[1], cs, "synthetic", "RdBu_r", -1),
         (axes[2], (cr - cs).abs(), "|difference|", "Reds", 0),
     ):
-        im = ax.imshow(m.to_numpy(), cmap=cmap, vmin=vmin, vmax=1)
-        ax.set_xticks(range(len(columns)), columns, rotation=90, fontsize=7)
-        ax.set_yticks(range(len(columns)), columns, fontsize=7)
+        sns.heatmap(m, cmap=cmap, vmin=vmin, vmax=1, square=True, ax=ax, cbar_kws={"fraction": 0.046})
+        ax.tick_params(labelsize=7)
         ax.set_title(title)
-        fig.colorbar(im, ax=ax, fraction=0.046)
     fig.tight_layout()
     return fig

@@ -216,6 +216,42 @@ class TableMetadata:
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame([{"column": c, **asdict(m)} for c, m in self.columns.items()])
 
+    # -- SDV ----------------------------------------------------------------------------------
+
+    def to_sdv_dict(self, table_name: str = "table") -> dict[str, Any]:
+        """SDV's ``Metadata`` JSON (spec V1) for the columns SDV models: ids and modeled columns
+        (SDV has no 'excluded' role, so excluded columns are left out; it has no target either)."""
+        columns: dict[str, dict[str, Any]] = {}
+        for name, m in self.columns.items():
+            if m.role == "excluded":
+                continue
+            sdtype = "id" if m.role == "id" else m.modeled_kind()
+            columns[name] = {"sdtype": sdtype}  # SDV 2 ignores computer_representation: integer-ness stays ours
+        table: dict[str, Any] = {"columns": columns}
+        ids = [c for c, m in self.columns.items() if m.role == "id"]
+        if ids:
+            table["primary_key"] = ids[0]
+        return {"METADATA_SPEC_VERSION": "V1", "tables": {table_name: table}, "relationships": []}
+
+    @classmethod
+    def from_sdv_dict(cls, data: dict[str, Any], table_name: str | None = None) -> TableMetadata:
+        """Roles from SDV's ``Metadata`` JSON (V1, one table, or ``table_name``); SDV's other sdtypes
+        (email, address, ...) are personal data and become ``excluded``. SDV 1's
+        ``computer_representation`` Int* marks an integer column."""
+        tables = data.get("tables") or {}
+        if not tables:
+            raise MetadataError("SDV metadata has no tables.")
+        if table_name is None and len(tables) != 1:
+            raise MetadataError(f"SDV metadata has tables {list(tables)}: say which one with table_name=.")
+        table = tables[table_name] if table_name else next(iter(tables.values()))
+        roles = {"categorical", "numerical", "datetime", "boolean", "id"}
+        cols = {}
+        for name, spec in table.get("columns", {}).items():
+            sdtype = spec.get("sdtype")
+            integer = sdtype == "numerical" and str(spec.get("computer_representation", "")).startswith(("Int", "UInt"))
+            cols[name] = ColumnMeta(sdtype if sdtype in roles else "excluded", integer=integer)
+        return cls(cols)
+
 
 _DEFAULTS = asdict(ColumnMeta("categorical"))
 _TYPE_ROLES = {

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from . import attacks, evaluation
+from .progress import progress_bar
 
 
 @dataclass
@@ -99,32 +100,35 @@ def evaluate(
             and synthetic[c].notna().any()
             and not synthetic[c].astype(str).str.startswith("SYN-").all()
         ]
-    timings = {}
-    start = time.perf_counter()
-    fidelity = evaluation.fidelity_score(holdout, synthetic, columns, pairs=pairs, max_pairs=max_pairs, seed=seed)
-    timings["fidelity"] = time.perf_counter() - start
-    start = time.perf_counter()
-    sdm = evaluation.sdmetrics_quality(holdout, synthetic, columns) if sdmetrics else None
-    timings["sdmetrics"] = time.perf_counter() - start
-    start = time.perf_counter()
-    utility = (
-        evaluation.ml_utility(
-            train[columns],
-            synthetic[columns],
-            holdout[columns],
-            target,
-            task,
-            models=("gradient_boosting", "linear"),
-            seed=seed,
-        )
-        if target
-        else None
-    )
-    timings["utility"] = time.perf_counter() - start
-    start = time.perf_counter()
     delta = sum(e["delta"] for e in ledger) if ledger else 0.0
-    privacy = attacks.membership_inference(train, holdout, synthetic, columns, delta=delta, seed=seed)
-    timings["privacy"] = time.perf_counter() - start
+    steps = {
+        "fidelity": lambda: evaluation.fidelity_score(
+            holdout, synthetic, columns, pairs=pairs, max_pairs=max_pairs, seed=seed
+        ),
+        "sdmetrics": lambda: evaluation.sdmetrics_quality(holdout, synthetic, columns) if sdmetrics else None,
+        "utility": lambda: (
+            evaluation.ml_utility(
+                train[columns],
+                synthetic[columns],
+                holdout[columns],
+                target,
+                task,
+                models=("gradient_boosting", "linear"),
+                seed=seed,
+            )
+            if target
+            else None
+        ),
+        "privacy": lambda: attacks.membership_inference(train, holdout, synthetic, columns, delta=delta, seed=seed),
+    }
+    results, timings = {}, {}
+    bar = progress_bar(list(steps), desc="evaluation")
+    for name in bar:
+        start = time.perf_counter()
+        results[name] = steps[name]()
+        timings[name] = time.perf_counter() - start
+        bar.set_postfix(done=name)
+    fidelity, sdm, utility, privacy = (results[k] for k in ("fidelity", "sdmetrics", "utility", "privacy"))
     claimed = float(sum(e["epsilon"] for e in ledger)) if ledger else None
     return {
         "columns": columns,
@@ -261,58 +265,6 @@ def to_json(metrics: dict[str, Any], verdict: Verdict, policy: ReleasePolicy) ->
         "verdict": asdict(verdict) | {"label": verdict.label},
         "policy": asdict(policy),
     }
-
-
-def sweep(
-    train: pd.DataFrame,
-    holdout: pd.DataFrame,
-    metadata: Any,
-    epsilons: list[float | None],
-    epochs: int = 60,
-    batch_size: int = 1000,
-    seed: int = 0,
-    budget: Any = None,
-    **synth_kwargs: Any,
-) -> pd.DataFrame:
-    """Privacy-utility frontier: train and evaluate one model per epsilon (None = no DP).
-
-    Every point spends its epsilon on the same rows: with a ``budget`` (budget.PrivacyBudget)
-    the whole sweep is checked against the cap before the first fit and each fit is charged.
-    The sweep's models stay with the data owner (its results go to the internal report), so
-    the non-private point is charged as internal only."""
-    from tqdm.auto import tqdm
-
-    from .synth import DPTVAESynthesizer
-
-    if budget is not None:
-        budget.require(sum(e for e in epsilons if e is not None))
-    rows = []
-    for eps in tqdm(epsilons, desc="frontier"):
-        synth = DPTVAESynthesizer(
-            metadata, epsilon=eps, epochs=epochs, batch_size=batch_size, seed=seed, progress=False, **synth_kwargs
-        ).fit(train, budget=budget, internal_only=True, purpose=f"frontier sweep point epsilon={eps}")
-        synthetic = synth.sample(len(train))
-        m = evaluate(
-            train,
-            holdout,
-            synthetic,
-            metadata.target,
-            metadata.columns[metadata.target].task or "classification",
-            synth.ledger.to_records(),
-            pairs=False,
-            sdmetrics=False,
-            seed=seed,
-        )
-        rows.append(
-            {
-                "epsilon": eps,
-                "fidelity": m["fidelity"]["overall"],
-                "tstr_ratio": m["utility"]["headline"]["ratio"] if m["utility"] else None,
-                "attack_auc": m["privacy"]["max_auc"],
-                "empirical_epsilon": m["privacy"]["empirical_epsilon_lower_bound"],
-            }
-        )
-    return pd.DataFrame(rows)
 
 
 def plot_frontier(frontier: pd.DataFrame) -> Any:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from .config import REPO_ROOT, ConfigError, Settings
+from .progress import ENV as PROGRESS_ENV
+from .progress import PROGRESS_MARK
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 NOTEBOOKS = (
@@ -22,6 +25,23 @@ NOTEBOOKS = (
     "07_train_on_synthetic",
 )
 KERNEL_NAME = "workshop"
+
+
+class ProgressForwarder:
+    """papermill's ``stderr_file``: passes the notebook's progress lines (``progress.PROGRESS_MARK``)
+    on to the terminal, so long phases (training, evaluation, downstream models) are not silent."""
+
+    def __init__(self, label: str, log: Callable[[str], None]) -> None:
+        self.label, self.log, self._partial = label, log, ""
+
+    def write(self, text: str) -> None:
+        *lines, self._partial = (self._partial + text).split("\n")
+        for line in lines:
+            if line.startswith(PROGRESS_MARK):
+                self.log(f"      {self.label} {line[len(PROGRESS_MARK) :]}")
+
+    def flush(self) -> None:
+        pass
 
 
 class WorkshopRunError(RuntimeError):
@@ -72,12 +92,13 @@ def run_workshop(
     log: Callable[[str], None] = print,
 ) -> Path:
     """Execute the notebooks in order; returns the run directory. Stops at the first failure."""
-    import papermill
 
     params = dict(params or {})
     settings_params = {k: v for k, v in params.items() if k in Settings.__dataclass_fields__}
     settings = Settings.load(**settings_params)  # validates early, fixes the run id
     params["run_id"] = settings.run_id
+    if settings.dataset:  # absolute: the notebooks run in notebooks/, not where the command was typed
+        params["dataset"] = settings.dataset
     notebooks = select_notebooks(only, notebook_dir)
     if not notebooks:
         raise WorkshopRunError(f"No notebooks found in {notebook_dir}.")
@@ -92,6 +113,31 @@ def run_workshop(
     run_dir = Path(runs_dir) / settings.run_id
     run_dir.mkdir(parents=True, exist_ok=False)
     record: dict[str, Any] = {"run_id": settings.run_id, "parameters": params, "notebooks": []}
+    previous_progress = os.environ.get(PROGRESS_ENV)
+    os.environ[PROGRESS_ENV] = "lines"  # the kernels inherit it: plain progress lines we can forward
+    try:
+        _run_all(notebooks, params, run_dir, record, kernel_name, log)
+    finally:
+        if previous_progress is None:
+            os.environ.pop(PROGRESS_ENV, None)
+        else:
+            os.environ[PROGRESS_ENV] = previous_progress
+    (run_dir / "run.json").write_text(json.dumps(record, indent=2, default=str))
+    log(f"Run {settings.run_id} finished: executed notebooks in {run_dir}")
+    log(f"Artifacts: s3://{settings.bucket}/{settings.prefix}/<stage>/{settings.run_id}/")
+    return run_dir
+
+
+def _run_all(
+    notebooks: list[Path],
+    params: dict[str, Any],
+    run_dir: Path,
+    record: dict[str, Any],
+    kernel_name: str,
+    log: Callable[[str], None],
+) -> None:
+    import papermill
+
     for i, nb in enumerate(notebooks, 1):
         out = run_dir / nb.name
         given = {k: v for k, v in params.items() if k in notebook_parameters(nb)}
@@ -106,6 +152,10 @@ def run_workshop(
                 cwd=str(nb.parent),
                 progress_bar=False,
                 log_output=False,
+                stderr_file=ProgressForwarder(f"[{nb.stem[:2]}]", log),
+                # The kernel would print "running over TCP without encryption" at every start: on
+                # 127.0.0.1 with a fresh key per kernel that is expected, so only errors are shown.
+                extra_arguments=["--IPKernelApp.log_level=ERROR"],
             )
         except Exception as exc:
             record["notebooks"].append(
@@ -120,7 +170,3 @@ def run_workshop(
         seconds = time.monotonic() - start
         record["notebooks"].append({"name": nb.stem, "status": "ok", "seconds": round(seconds, 1)})
         log(f"[{i}/{len(notebooks)}] {nb.stem} ok ({seconds:.1f} s)")
-    (run_dir / "run.json").write_text(json.dumps(record, indent=2, default=str))
-    log(f"Run {settings.run_id} finished: executed notebooks in {run_dir}")
-    log(f"Artifacts: s3://{settings.bucket}/{settings.prefix}/<stage>/{settings.run_id}/")
-    return run_dir

@@ -317,6 +317,11 @@ class S3Store:
             raise
         return key
 
+    def get_bytes_from(self, bucket: str, key: str) -> bytes:
+        """An object of another bucket (a dataset's ``s3://`` source), with the same credentials."""
+        resp = self._call("read object", self.client.get_object, Bucket=bucket, Key=key)
+        return resp["Body"].read()
+
     def get_bytes(self, key: str) -> bytes:
         resp = self._call("read object", self.client.get_object, Bucket=self.bucket, Key=key)
         return resp["Body"].read()

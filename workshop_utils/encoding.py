@@ -1,0 +1,174 @@
+"""How each modeled column becomes part of the network's input and output, and back.
+
+A numeric value is a bin among ``N_BINS`` uniform bins of a transform chosen from the bounds
+alone (identity, log1p or asinh), plus the position inside the bin; integer columns with a
+small range get one bin per integer. SDV's mode-specific normalization fits a Gaussian mixture
+on the raw values, which is not private; this encoding costs nothing beyond the bounds, and the
+DP-trained model learns the distribution over the bins. Categories are one-hot with an
+``"other"`` slot; every column has a null slot, switched off when the metadata declares the
+column not nullable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .columns import as_float
+from .metadata import ColumnMeta
+
+N_BINS = 32
+MAX_INTEGER_BINS = 64
+OTHER = "other"
+EPOCH = pd.Timestamp("1970-01-01")
+
+
+@dataclass
+class ColumnEncoding:
+    name: str
+    kind: str  # categorical | boolean | numerical | datetime
+    dtype: str  # pandas dtype of the training column (restored on output)
+    categories: list | None = None
+    lo: float | None = None
+    hi: float | None = None
+    transform: str = "identity"
+    integer: bool = False
+    n_bins: int = 0
+    integer_bins: bool = False
+    nullable: bool = True  # declared in the metadata; a non-nullable column never outputs null
+
+    @property
+    def slots(self) -> int:
+        """One-hot width: values (+ 'other' for categoricals) + a null slot."""
+        if self.kind == "categorical":
+            return len(self.categories) + 2
+        if self.kind == "boolean":
+            return 3
+        return self.n_bins + 1
+
+    @property
+    def has_position(self) -> bool:
+        return self.kind in ("numerical", "datetime") and not self.integer_bins
+
+    # transform space for numeric columns (chosen from the bounds only)
+    def _t(self, x: np.ndarray) -> np.ndarray:
+        if self.transform == "log1p":
+            return np.log1p(x - self.lo)
+        if self.transform == "asinh":
+            return np.arcsinh(x)
+        return x
+
+    def _t_inv(self, y: np.ndarray) -> np.ndarray:
+        if self.transform == "log1p":
+            return np.expm1(y) + self.lo
+        if self.transform == "asinh":
+            return np.sinh(y)
+        return y
+
+    def edges(self) -> np.ndarray:
+        return np.linspace(self._t(np.array([self.lo]))[0], self._t(np.array([self.hi]))[0], self.n_bins + 1)
+
+    def encode(self, s: pd.Series) -> tuple[np.ndarray, np.ndarray | None]:
+        """(slot index per row, position in [-1, 1] per row or None)."""
+        null_slot = self.slots - 1
+        if self.kind in ("categorical", "boolean"):
+            values = [False, True] if self.kind == "boolean" else self.categories
+            lookup = {v: i for i, v in enumerate(values)}
+            other = len(values)
+            idx = np.array(
+                [null_slot if pd.isna(v) else lookup.get(v, other) for v in s.astype(object)], dtype=np.int64
+            )
+            return idx, None
+        x = to_float(s)
+        missing = np.isnan(x)
+        x = np.clip(np.where(missing, self.lo, x), self.lo, self.hi)
+        if self.integer_bins:
+            idx = np.rint(x - self.lo).astype(np.int64)
+            return np.where(missing, null_slot, idx), None
+        y = self._t(x)
+        e = self.edges()
+        idx = np.clip(np.searchsorted(e, y, side="right") - 1, 0, self.n_bins - 1)
+        width = np.maximum(e[idx + 1] - e[idx], 1e-12)
+        pos = np.clip((y - e[idx]) / width * 2 - 1, -1, 1)
+        return np.where(missing, null_slot, idx), np.where(missing, 0.0, pos)
+
+    def decode(self, idx: np.ndarray, pos: np.ndarray | None) -> pd.Series:
+        null = idx == self.slots - 1
+        if self.kind in ("categorical", "boolean"):
+            values = np.array(
+                [False, True, None] if self.kind == "boolean" else [*self.categories, OTHER, None], dtype=object
+            )
+            out = pd.Series(values[idx], dtype=object)
+            return _restore_dtype(out, self)
+        if self.integer_bins:
+            x = self.lo + idx.astype(float)
+        else:
+            e = self.edges()
+            b = np.clip(idx, 0, self.n_bins - 1)
+            y = e[b] + (pos + 1) / 2 * (e[b + 1] - e[b])
+            x = np.clip(self._t_inv(y), self.lo, self.hi)
+        if self.integer or self.kind == "datetime":
+            x = np.rint(x)
+        x = np.where(null, np.nan, x)
+        return _restore_dtype(pd.Series(x), self)
+
+
+def to_float(s: pd.Series) -> np.ndarray:
+    """Numbers as floats, datetimes as days since 1970, nulls as NaN."""
+    return as_float(s).to_numpy(dtype=float, na_value=np.nan)
+
+
+def _restore_dtype(s: pd.Series, enc: ColumnEncoding) -> pd.Series:
+    s = s.rename(enc.name)
+    if enc.kind == "datetime":
+        return (EPOCH + pd.to_timedelta(s, unit="D")).astype("datetime64[ns]")
+    dtype = enc.dtype
+    if enc.kind == "boolean":
+        return s.astype("boolean") if dtype != "bool" else s.astype(bool)
+    if enc.kind == "categorical":
+        if dtype == "category":
+            return s.astype("category")
+        if dtype.startswith("string"):
+            return s.astype(dtype)
+        if dtype.startswith("float"):
+            return pd.to_numeric(s.where(s != OTHER), errors="coerce").astype("float64")
+        return s
+    try:
+        return s.astype(dtype)
+    except (TypeError, ValueError):
+        return s
+
+
+def output_dtype(meta: ColumnMeta, observed: str) -> str:
+    """The output dtype of a column, from its declared metadata. pandas' dtype of the training
+    column is used only where one null cannot flip it (category / string / object)."""
+    numeric_observed = observed.lower().startswith(("int", "uint", "float", "bool"))
+    if meta.role == "id":
+        return "int64" if numeric_observed and not observed.lower().startswith("bool") else _text_dtype(observed)
+    if meta.role == "excluded":
+        return "float64" if numeric_observed else "datetime64[ns]" if observed.startswith("datetime") else "object"
+    kind = meta.modeled_kind()
+    if kind == "boolean":
+        return "boolean" if meta.nullable else "bool"
+    if kind == "datetime":
+        return "datetime64[ns]"
+    if kind == "numerical":
+        return "int64" if meta.integer and not meta.nullable else "float64"
+    if observed == "category":
+        return "category"
+    return "float64" if numeric_observed and not observed.lower().startswith("bool") else _text_dtype(observed)
+
+
+def _text_dtype(observed: str) -> str:
+    return observed if observed.startswith("string") else "object"
+
+
+def choose_transform(lo: float, hi: float) -> str:
+    """From the (public or DP) bounds only: log for wide positive ranges, asinh for wide signed ones."""
+    if lo >= 0 and hi >= 100 * max(lo, 1.0):
+        return "log1p"
+    if lo < 0 < hi and max(-lo, hi) >= 1000:
+        return "asinh"
+    return "identity"
