@@ -34,6 +34,7 @@ PARAMS = {
     "min_fidelity": 0.0,
     "min_protection": 0.0,
     "max_exact_copy_rate": 1.0,
+    "sdv_epochs": 2,
 }
 
 

@@ -53,6 +53,11 @@ class LineProgress:
                 self._print(start)
 
 
+def note(message: str) -> None:
+    """One progress line for a phase that has no bar of its own (forwarded by ``workshop run``)."""
+    print(f"{PROGRESS_MARK if os.environ.get(ENV) == 'lines' else ''}{message}", file=sys.stderr, flush=True)
+
+
 def progress_bar(iterable: Iterable[Any], desc: str = "", disable: bool = False, total: int | None = None) -> Any:
     """A progress bar for ``iterable`` suited to where the code runs (see the module doc)."""
     if disable:

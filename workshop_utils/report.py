@@ -90,6 +90,7 @@ def evaluate(
     max_pairs: int | None = 150,
     sdmetrics: bool = True,
     seed: int = 0,
+    progress_desc: str = "evaluation",
 ) -> dict[str, Any]:
     """Fidelity (vs the real holdout), ML utility (TSTR vs TRTR) and the membership-inference attacks."""
     if columns is None:  # compare what the synthesizer modeled: drop columns it left empty (ids, excluded)
@@ -122,7 +123,7 @@ def evaluate(
         "privacy": lambda: attacks.membership_inference(train, holdout, synthetic, columns, delta=delta, seed=seed),
     }
     results, timings = {}, {}
-    bar = progress_bar(list(steps), desc="evaluation")
+    bar = progress_bar(list(steps), desc=progress_desc)
     for name in bar:
         start = time.perf_counter()
         results[name] = steps[name]()

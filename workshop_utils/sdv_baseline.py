@@ -7,10 +7,13 @@ fit, and its model and samples never leave the data owner.
 
 from __future__ import annotations
 
+import time
+
 import pandas as pd
 
 from .budget import PrivacyBudget
 from .metadata import TableMetadata
+from .progress import note
 
 
 class SDVBaseline:
@@ -18,7 +21,7 @@ class SDVBaseline:
     columns our metadata models (excluded columns are left out and come back empty)."""
 
     def __init__(
-        self, metadata: TableMetadata, epochs: int = 100, batch_size: int = 500, table_name: str = "table"
+        self, metadata: TableMetadata, epochs: int = 300, batch_size: int = 500, table_name: str = "table"
     ) -> None:
         self.metadata = metadata
         self.epochs = epochs
@@ -35,10 +38,13 @@ class SDVBaseline:
         sdv_meta = Metadata.load_from_dict(self.metadata.to_sdv_dict(self.table_name))
         batch = max(10, min(self.batch_size, len(df)) // 10 * 10)  # SDV's TVAE needs a multiple of 10 (pac)
         self.columns_ = list(df.columns)
+        note(f"SDV TVAE (no DP): training {self.epochs} epochs on {len(df):,} rows ...")
+        start = time.perf_counter()
         self.model_ = TVAESynthesizer(sdv_meta, epochs=self.epochs, batch_size=batch, enable_gpu=False)
         data = _plain_dtypes(df[list(sdv_meta.get_column_names())])
         # SDV 2 takes and returns {table name: DataFrame} even for one table; SDV 1 a DataFrame
         self.model_.fit({self.table_name: data} if _sdv_major() >= 2 else data)
+        note(f"SDV TVAE (no DP): trained in {time.perf_counter() - start:.0f} s")
         return self
 
     def sample(self, n: int) -> pd.DataFrame:

@@ -163,6 +163,7 @@ def compare_with_sdv_baseline(
         columns=columns,
         sdmetrics=False,
         seed=settings.seed,
+        progress_desc="evaluation of the SDV baseline",
     )
     rows = []
     for name, m in (
