@@ -23,6 +23,7 @@ NOTEBOOKS = (
     "05_synthesize",
     "06_evaluate",
     "07_train_on_synthetic",
+    "08_clean_rooms_collaboration",
 )
 KERNEL_NAME = "workshop"
 

@@ -44,8 +44,12 @@ def run_pii_check(
     policy: dict[str, Any] | None = None,
     quasi_identifiers: list[str] | None = None,
     sample_rows: int | None = None,
+    secret: bytes | None = None,
 ) -> PiiOutput:
-    """Scan the newest processed table, measure QI risk, remediate, re-scan, write everything."""
+    """Scan the newest processed table, measure QI risk, remediate, re-scan, write everything.
+
+    ``secret`` keys the HMAC pseudonyms (default: WORKSHOP_HMAC_SECRET, else a fresh random key);
+    Clean Rooms partners pass the secret they share so that a join key matches on both sides."""
     tables = spec.tables
     source = catalog.find_table(store, settings, tables.processed)
     table = catalog.read_table(store, source)
@@ -55,7 +59,7 @@ def run_pii_check(
     qis = quasi_identifiers or risk.suggest_quasi_identifiers(table, {f.column: f.type for f in findings.findings})
     risk_before = risk.generalization_ladder(table, qis)
     policy = policy_for(spec, policy)
-    remediation = deid.apply_policy(table, findings, types, policy)
+    remediation = deid.apply_policy(table, findings, types, policy, secret=secret)
     rescan = pii.scan(remediation.table, tables.deidentified, sample_rows=rows, seed=settings.seed)
     qis_after = [c for c in remediation.table.columns if c in qis or any(c.startswith(f"{q}_") for q in qis)]
     risk_after = risk.generalization_ladder(remediation.table, qis_after)
