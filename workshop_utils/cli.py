@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     s3 = sub.add_parser("s3", help="manage the local S3 server")
     s3.add_argument("action", choices=["start", "status", "stop"])
 
-    gen = sub.add_parser("generate-data", help="regenerate the sample bank-customer CSV")
+    gen = sub.add_parser("generate-data", help="regenerate the sample bank-customer CSV and the partner's guests")
     gen.add_argument("--rows", type=int, default=None)
     gen.add_argument("--seed", type=int, default=None)
     gen.add_argument("--out", type=Path, default=None)
@@ -96,6 +96,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         args.seed if args.seed is not None else sample_data.SAMPLE_SEED,
     )
     print(f"wrote {out}")
+    from .partner_data import write_partner_sample
+
+    print(f"wrote {write_partner_sample(bank_csv=out)} (the Clean Rooms partner's guests, notebook 08)")
     return 0
 
 
