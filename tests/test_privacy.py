@@ -127,6 +127,9 @@ def test_inferred_category_lists_are_not_declared_public():
     result = cleaning.run_job(raw, job)
     assert set(result.table["segment"].dropna()) == {"a", "b"}  # the list still cleans
     meta = TableMetadata.detect(result.table, types=result.types)
+    with pytest.raises(cleaning.JobError, match="has not been reviewed"):  # its types were read off the values
+        train_dp_tvae.declare_public_from_job(meta, job, list(result.table.columns))
+    job["reviewed"] = True  # the owner checked the types
     assert train_dp_tvae.declare_public_from_job(meta, job, list(result.table.columns)) == []
     assert meta.columns["segment"].categories is None  # so the synthesizer pays for it
     # once the owner reviews the list and declares it, it is public

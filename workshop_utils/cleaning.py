@@ -607,7 +607,9 @@ def infer_job(df: pd.DataFrame, name: str = "inferred_job", drop_duplicates: boo
     if drop_duplicates:
         steps.append({"DropDuplicates": {}})
     steps.append({"HandleMissing": {"default": "keep"}})
-    return {"name": name, "steps": steps}
+    # The types and formats were read off the values: not public until a person reviews the job
+    # and sets reviewed: true (a DP fit refuses an unreviewed inferred job).
+    return {"name": name, "reviewed": False, "steps": steps}
 
 
 def job_to_yaml(job: dict[str, Any]) -> str:

@@ -217,8 +217,9 @@ def init_dataset(
         path=out,
     )
     job_path.write_text(
-        "# Inferred from the values by `workshop init-dataset`: review it. Category lists marked\n"
-        "# `public: false` are not declared public until you check them and set `public: true`.\n" + job_to_yaml(job)
+        "# Inferred from the values by `workshop init-dataset`: review it, then set `reviewed: true`\n"
+        "# (a DP fit refuses an unreviewed inferred job). Category lists marked `public: false` are not\n"
+        "# declared public until you check them and set `public: true`.\n" + job_to_yaml(job)
     )
     out.write_text(spec.to_yaml())
     return out.resolve(), job_path.resolve()

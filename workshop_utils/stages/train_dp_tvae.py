@@ -74,6 +74,13 @@ def declare_public_from_job(meta: TableMetadata, job: dict[str, Any], columns: l
     the values) is skipped: it is not public until the owner reviews it and says so, and the
     synthesizer then estimates it under DP instead. A median or mode fill is refused: it puts a
     statistic of the real data into the training table outside the budget."""
+    if job.get("reviewed") is False:
+        raise cleaning.JobError(
+            f"The cleaning job {job.get('name')!r} was inferred from the values and has not been reviewed: its "
+            "types and category spellings are not public, so a model may not take them for free. Review the job "
+            "(notebook 02 writes it to processed/<run-id>/job.yaml; init-dataset writes it beside the spec), set "
+            "`reviewed: true`, name it in the dataset spec's cleaning_job and run 02 again."
+        )
     declared = []
     for step in job["steps"]:
         ((name, opts),) = step.items()
