@@ -53,3 +53,17 @@ def test_env_values_are_validated_too(monkeypatch):
         Settings.load()
     monkeypatch.setenv("WORKSHOP_SAMPLE_ROWS", "none")
     assert Settings.load().sample_rows is None
+
+
+def test_bad_notebook_parameters_stop_the_run_before_anything_runs(tmp_path):
+    from workshop_utils.runner import run_workshop
+
+    bad = {"epsilon": "abc", "epochs": 0, "holdout_share": 1.5, "sdv_baseline": "yes", "frontier_epsilons": [1, -2]}
+    with pytest.raises(ConfigError) as err:
+        run_workshop(params=bad, runs_dir=tmp_path)
+    message = str(err.value)
+    assert message.startswith("Bad parameter(s), nothing was run")
+    assert all(f"{name} " in message for name in bad)
+    assert not any(tmp_path.iterdir())  # no run folder, no notebook started
+    with pytest.raises(ConfigError, match="epsilon must be a positive number, got True"):
+        run_workshop(params={"epsilon": True}, runs_dir=tmp_path)

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from . import parameters
 from .config import REPO_ROOT, ConfigError, Settings
 from .progress import ENV as PROGRESS_ENV
 from .progress import PROGRESS_MARK
@@ -109,6 +110,7 @@ def run_workshop(
         raise ConfigError(
             f"Unknown parameter(s) {', '.join(unknown)}; these notebooks accept: {', '.join(sorted(accepted))}."
         )
+    parameters.check({k: v for k, v in params.items() if k not in Settings.__dataclass_fields__})
     check_kernel(kernel_name)
 
     run_dir = Path(runs_dir) / settings.run_id
