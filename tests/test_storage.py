@@ -104,3 +104,49 @@ def test_stopped_server_is_detected(monkeypatch, tmp_path):
     assert storage.stop_server() is True
     assert storage.server_status() is None
     assert storage.stop_server() is False
+
+
+def _race(store, key: str, writers: int) -> tuple[list[int], list[str], list[Exception]]:
+    """``writers`` threads put the same new key at the same moment."""
+    import threading
+
+    from workshop_utils.storage import ObjectExistsError
+
+    wins, refusals, others = [], [], []
+    barrier = threading.Barrier(writers)
+
+    def write(i: int) -> None:
+        barrier.wait()
+        try:
+            store.put_bytes(key, f"writer {i}".encode())
+            wins.append(i)
+        except ObjectExistsError as exc:
+            refusals.append(str(exc))
+        except Exception as exc:  # noqa: BLE001 - collected and asserted by the caller
+            others.append(exc)
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(writers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return wins, refusals, others
+
+
+def test_write_once_holds_under_concurrent_writers_and_versioning_keeps_old_objects(store, settings):
+    for trial in range(5):
+        key = settings.key("race", f"object-{trial}.bin")
+        wins, refusals, others = _race(store, key, 6)
+        assert len(wins) == 1 and len(refusals) == 5 and not others, (wins, others)
+        assert all("write-once" in r or "already exists" in r for r in refusals)
+        assert store.get_bytes(key) == f"writer {wins[0]}".encode()
+    # a plain put_object outside the package cannot destroy the first version
+    key = settings.key("race", "raw.csv")
+    store.put_bytes(key, b"original")
+    store.client.put_object(Bucket=settings.bucket, Key=key, Body=b"replaced")
+    versions = store.client.list_object_versions(Bucket=settings.bucket, Prefix=key)["Versions"]
+    bodies = {
+        store.client.get_object(Bucket=settings.bucket, Key=key, VersionId=v["VersionId"])["Body"].read()
+        for v in versions
+    }
+    assert bodies == {b"original", b"replaced"}

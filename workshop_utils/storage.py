@@ -249,6 +249,13 @@ class S3Store:
         except (EndpointConnectionError, ReadTimeoutError):
             self.check_bucket()
         self._call("create bucket", self.client.create_bucket, Bucket=self.bucket)
+        # Versioning: even a write that bypasses the workshop (a plain put_object) keeps the old version.
+        self._call(
+            "enable versioning",
+            self.client.put_bucket_versioning,
+            Bucket=self.bucket,
+            VersioningConfiguration={"Status": "Enabled"},
+        )
         return True
 
     def check_bucket(self) -> None:
