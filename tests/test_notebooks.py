@@ -134,6 +134,11 @@ def test_03_wrote_findings_rescan_and_the_deidentified_table(run):
     _, settings, store = run
     findings = store.read_json(settings.key("pii", "findings.json"))
     assert {f["column"]: f["type"] for f in findings["findings"]} == {c.name: c.pii_type for c in COLUMNS if c.pii_type}
+    macie = store.read_json(settings.key("pii", "macie_findings.json"))
+    macie_types = {
+        d["type"] for c in macie["classificationDetails"]["result"]["sensitiveData"] for d in c["detections"]
+    }
+    assert {"USA_SOCIAL_SECURITY_NUMBER", "CREDIT_CARD_NUMBER"} <= macie_types
     rescan = store.read_json(settings.key("pii", "rescan_findings.json"))
     assert rescan["summary"]["by_severity"]["medium"] == rescan["summary"]["by_severity"]["high"] == 0
     risk = store.read_json(settings.key("pii", "quasi_identifier_risk.json"))

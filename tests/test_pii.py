@@ -221,3 +221,67 @@ def test_pii_stage_writes_findings_and_never_the_secret(store, settings, monkeyp
     assert "ssn" not in deidentified.columns and len(deidentified) == len(out.table)
     for key in store.list_keys(f"{settings.prefix}/"):
         assert secret.encode() not in store.get_bytes(key), key
+
+
+def test_findings_in_macie_schema(processed, report):
+    from workshop_utils import macie
+
+    result = macie.to_macie_result(report, "bucket", "k/processed.parquet", list(processed.table.columns))
+    sensitive = {s["category"]: s for s in result["classificationDetails"]["result"]["sensitiveData"]}
+    assert {"PERSONAL_INFORMATION", "FINANCIAL_INFORMATION"} <= set(sensitive)
+    types = {d["type"]: d for s in sensitive.values() for d in s["detections"]}
+    assert {"USA_SOCIAL_SECURITY_NUMBER", "CREDIT_CARD_NUMBER", "EMAIL_ADDRESS", "NAME"} <= set(types)
+    cell = types["USA_SOCIAL_SECURITY_NUMBER"]["occurrences"]["cells"][0]
+    assert set(cell) == {"row", "column", "columnName", "cellReference"} and cell["columnName"] == "ssn"
+    assert list(processed.table.columns)[cell["column"] - 1] == "ssn" and cell["row"] >= 1
+    assert all(s["totalCount"] == sum(d["count"] for d in s["detections"]) for s in sensitive.values())
+    assert result["type"] == "SensitiveData:S3Object/Multiple"
+    assert result["resourcesAffected"]["s3Object"]["key"] == "k/processed.parquet"
+
+
+def test_real_macie_job_path_with_botocore_stubber():
+    import boto3
+    from botocore.stub import ANY, Stubber
+
+    from workshop_utils import macie
+
+    client = boto3.client("macie2", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    finding = {"id": "f1", "type": "SensitiveData:S3Object/Personal"}
+    with Stubber(client) as stub:
+        stub.add_response(
+            "create_classification_job",
+            {"jobId": "job-1", "jobArn": "arn:aws:macie2:us-east-1:111111111111:classification-job/job-1"},
+            {
+                "clientToken": ANY,
+                "jobType": "ONE_TIME",
+                "name": ANY,
+                "s3JobDefinition": {
+                    "bucketDefinitions": [{"accountId": "111111111111", "buckets": ["b"]}],
+                    "scoping": {
+                        "includes": {
+                            "and": [
+                                {
+                                    "simpleScopeTerm": {
+                                        "comparator": "EQ",
+                                        "key": "OBJECT_KEY",
+                                        "values": ["p/x.parquet"],
+                                    }
+                                }
+                            ]
+                        }
+                    },
+                },
+            },
+        )
+        stub.add_response("describe_classification_job", {"jobStatus": "RUNNING"}, {"jobId": "job-1"})
+        stub.add_response("describe_classification_job", {"jobStatus": "COMPLETE"}, {"jobId": "job-1"})
+        stub.add_response(
+            "list_findings",
+            {"findingIds": ["f1"]},
+            {"findingCriteria": {"criterion": {"classificationDetails.jobId": {"eq": ["job-1"]}}}},
+        )
+        stub.add_response("get_findings", {"findings": [finding]}, {"findingIds": ["f1"]})
+        waits = []
+        found = macie.run_classification_job(client, "111111111111", "b", "p/x.parquet", sleep=waits.append)
+        stub.assert_no_pending_responses()
+    assert found == [finding] and waits == [30.0]

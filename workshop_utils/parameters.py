@@ -93,6 +93,7 @@ RULES: dict[str, Callable[[Any], str | None]] = {
     "internal_only": _bool,
     "sdv_baseline": _bool,
     "run_frontier": _bool,
+    "macie_job": _bool,
     "frontier_epsilons": _epsilons,
     "job_file": _optional_file,
     "quasi_identifiers": _optional_names,

@@ -6,9 +6,10 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
+import boto3
 import pandas as pd
 
-from .. import catalog, deid, pii, risk
+from .. import catalog, deid, macie, pii, risk
 from ..catalog import CatalogEntry
 from ..config import Settings
 from ..dataset import DatasetSpec
@@ -75,6 +76,11 @@ def run_pii_check(
             settings.key("pii", "quasi_identifier_risk.json"),
         ),
         "remediation": store.write_json(remediation.log, settings.key("pii", "remediation_log.json")),
+        # the same findings in Macie's schema and detection-type names, beside the readable ones
+        "macie": store.write_json(
+            macie.to_macie_result(findings, settings.bucket, source["Parameters"]["objectKey"], list(table.columns)),
+            settings.key("pii", "macie_findings.json"),
+        ),
     }
     entry = catalog.write_table(
         store,
@@ -94,3 +100,16 @@ def run_pii_check(
     return PiiOutput(
         remediation.table, findings, risk_before, remediation, rescan, risk_after, qis, policy, entry, keys
     )
+
+
+def run_macie_job(store: S3Store, settings: Settings, spec: DatasetSpec) -> list[dict[str, Any]]:
+    """aws mode only: a real one-time Amazon Macie job on the processed object, and its findings."""
+    if settings.storage_mode != "aws":
+        raise ValueError(
+            "Amazon Macie runs only on AWS (moto does not implement it): set storage_mode='aws' to run a real "
+            "classification job, or read the Macie-shaped findings this stage wrote (pii/<run-id>/macie_findings.json)."
+        )
+    session = boto3.session.Session(region_name=settings.region)
+    account = session.client("sts").get_caller_identity()["Account"]
+    key = catalog.find_table(store, settings, spec.tables.processed)["Parameters"]["objectKey"]
+    return macie.run_classification_job(session.client("macie2"), account, settings.bucket, key)
