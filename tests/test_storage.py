@@ -150,3 +150,28 @@ def test_write_once_holds_under_concurrent_writers_and_versioning_keeps_old_obje
         for v in versions
     }
     assert bodies == {b"original", b"replaced"}
+
+
+def test_the_local_store_survives_a_stop_and_start(tmp_path, monkeypatch):
+    from workshop_utils import storage
+    from workshop_utils.config import Settings
+
+    monkeypatch.setenv("WORKSHOP_HOME", str(tmp_path))  # a server of this test's own
+    settings = Settings(bucket="restart-test", prefix="p", run_id="r1")
+    try:
+        storage.start_server()
+        store = storage.S3Store.connect(settings)
+        store.ensure_bucket()
+        key = store.put_bytes(settings.key("raw", "a.csv"), b"x,y\\n1,2\\n")
+        store.write_json({"n": 1}, settings.key("reports", "r.json"))
+        assert storage.stop_server()
+        storage.start_server()  # a new process, a new port
+        again = storage.S3Store.connect(settings)
+        assert again.get_bytes(key) == b"x,y\\n1,2\\n"
+        assert again.read_json(settings.key("reports", "r.json")) == {"n": 1}
+        with pytest.raises(storage.ObjectExistsError):  # still write-once after the restart
+            again.put_bytes(key, b"other")
+        versioning = again.client.get_bucket_versioning(Bucket="restart-test")
+        assert versioning.get("Status") == "Enabled"
+    finally:
+        storage.stop_server()

@@ -4,7 +4,14 @@ Local mode runs moto's S3-compatible server as a background process bound to
 127.0.0.1 on a free port. Its pid and endpoint live in a small state file
 (``$WORKSHOP_HOME/s3-server.json``, default ``~/.workshop``) so that every notebook
 kernel reuses the same server. Every object written through :class:`S3Store` is
-write-once: writing to an existing key is refused, so nothing is ever lost.
+write-once: writing to an existing key is refused (S3 itself refuses it, ``IfNoneMatch``), so
+nothing is ever lost.
+
+The local store survives a restart: moto's own recorder appends every request to
+``$WORKSHOP_HOME/s3-recording.jsonl`` and a new server replays the writes (PUT, POST, DELETE) at
+start. moto was kept (rather than a local S3 server with disk storage) because it also serves the
+other AWS APIs the workshop stands for on the same endpoint and installs from PyPI with no binary;
+its recorder is the persistence it offers.
 """
 
 from __future__ import annotations
@@ -37,8 +44,8 @@ from .config import Settings
 
 LOCAL_ACCESS_KEY = "workshop"  # moto accepts any credentials; these never leave the machine
 _RECOVER = (
-    "Start it with `workshop s3 start` (or run notebook 00_setup again, which starts it "
-    "and re-uploads the raw data: the local server keeps objects in memory only)."
+    "Start it with `workshop s3 start` (or run notebook 00_setup again, which starts it): "
+    "the objects written before come back from its recording."
 )
 
 
@@ -122,12 +129,15 @@ def start_server(timeout: float = 30.0) -> LocalServer:
     home.mkdir(parents=True, exist_ok=True)
     port = _free_port()
     log_file = home / "s3-server.log"
+    recording = _recording_file()
+    env = os.environ | {"MOTO_ENABLE_RECORDING": "True", "MOTO_RECORDER_FILEPATH": str(recording)}
     with open(log_file, "ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            env=env,
             start_new_session=True,  # survives the notebook kernel that started it
         )
     server = LocalServer(proc.pid, port, f"http://127.0.0.1:{port}", str(log_file))
@@ -139,11 +149,30 @@ def start_server(timeout: float = 30.0) -> LocalServer:
                 "Is `moto[server]` installed? Run the setup command from the README."
             )
         if _endpoint_answers(server.endpoint_url, timeout=0.5):
+            _replay_writes(server.endpoint_url, recording)
             _state_file().write_text(json.dumps(server.__dict__))
             return server
         time.sleep(0.2)
     proc.kill()
     raise StorageError(f"The local S3 server did not answer within {timeout:.0f} s; see {log_file}.")
+
+
+def _recording_file() -> Path:
+    return workshop_home() / "s3-recording.jsonl"
+
+
+def _replay_writes(endpoint_url: str, recording: Path) -> None:
+    """Bring back what earlier servers stored: keep only the recorded writes, replay them in order."""
+    if not recording.exists() or recording.stat().st_size == 0:
+        return
+    lines = recording.read_text().splitlines()
+    writes = [line for line in lines if json.loads(line).get("method") in ("PUT", "POST", "DELETE")]
+    if len(writes) != len(lines):
+        recording.write_text("".join(f"{line}\n" for line in writes))
+    request = urllib.request.Request(f"{endpoint_url}/moto-api/recorder/replay-recording", method="POST")
+    with urllib.request.urlopen(request, timeout=600) as response:  # noqa: S310 - our own server on 127.0.0.1
+        if response.status != 200:
+            raise StorageError(f"The local S3 server could not replay {recording} (HTTP {response.status}).")
 
 
 def stop_server() -> bool:
