@@ -218,19 +218,44 @@ class _Run:
         self.types = {m["target"]: m["type"] for m in mappings}
         self.report["unmapped_columns_dropped"] = [] if keep_unmapped else unmapped
 
-    def resolve_choice(self, date_formats: list[str] | None = None, decimal_comma: list[str] | None = None) -> None:
+    def resolve_choice(
+        self,
+        date_formats: list[str] | None = None,
+        decimal_comma: list[str] | None = None,
+        quarantine_above: float = 0.001,
+    ) -> None:
+        """Coerce every column to its declared type. Values that do not fit become null, counted in the
+        report; where they are more than ``quarantine_above`` of a column's values (text in a numeric
+        column, say), their rows go to quarantine with the reason instead of silently losing a value."""
         if not self.types:
             raise JobError("ResolveChoice needs the column types from an ApplyMapping step before it.")
+        if not 0 <= quarantine_above <= 1:
+            raise JobError(f"ResolveChoice: quarantine_above must be a share from 0 to 1, got {quarantine_above!r}.")
         _require(self.df, list(decimal_comma or []), "ResolveChoice.decimal_comma")
+        bad_rows = pd.Series(False, index=self.df.index)
+        reasons = pd.Series("", index=self.df.index, dtype=object)
         for col, type_ in self.types.items():
             before = self.df[col]
             was_present = _as_text(before).notna() if type_ != "string" else None
             after = coerce(before, type_, date_formats, col in (decimal_comma or []))
             if was_present is not None:
-                failed = int((was_present & after.isna()).sum())
-                if failed:
-                    self.report["coercion_failures"][col] = failed
+                failed = was_present & after.isna()
+                if failed.any():
+                    self.report["coercion_failures"][col] = int(failed.sum())
+                    if failed.sum() > quarantine_above * max(int(was_present.sum()), 1):
+                        rule = f"ResolveChoice: {col} is not {type_}"
+                        self.report["quarantined_by_rule"][rule] = int(failed.sum())
+                        text = _as_text(before).where(failed, "")
+                        reasons = reasons.where(
+                            ~failed, reasons + np.where(reasons == "", "", ";") + rule + " (got '" + text + "')"
+                        )
+                        bad_rows |= failed
             self.df[col] = after
+        if bad_rows.any():
+            q = self.df[bad_rows].copy()
+            q[QUARANTINE_REASON] = reasons[bad_rows]
+            self.quarantine.append(q)
+            self.df = self.df[~bad_rows]
 
     def standardize(self, columns: dict[str, dict[str, Any]]) -> None:
         _require(self.df, list(columns), "Standardize")

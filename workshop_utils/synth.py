@@ -311,6 +311,14 @@ class DPTVAESynthesizer:
             self.metadata.validate(df)
         except MetadataError as exc:
             raise SynthesizerError(str(exc)) from None
+        empty = [c for c in self.metadata.modeled if df[c].isna().all()]
+        if empty:
+            # Not excluded silently: which columns are empty is a fact about the rows, so the owner decides.
+            raise SynthesizerError(
+                f"Column(s) {empty} have no values at all: a model cannot learn them. Declare them excluded "
+                "(meta.set_role(column, 'excluded'), or `roles: {column: excluded}` in the dataset spec) or fill "
+                "them in the cleaning job."
+            )
         if len(df) < self.batch_size:
             raise SynthesizerError(
                 f"The table has {len(df)} rows, fewer than batch_size={self.batch_size}; "

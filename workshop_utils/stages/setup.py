@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import csv
+import io
+from collections import Counter
+
 from .. import catalog
 from ..budget import bytes_fingerprint
 from ..catalog import CatalogEntry
@@ -35,6 +39,13 @@ def land_source(store: S3Store, settings: Settings, spec: DatasetSpec) -> dict:
 
 def crawl_raw_csv(store: S3Store, settings: Settings, spec: DatasetSpec, key: str) -> CatalogEntry:
     """Register the raw CSV in the catalog (what a Glue crawler does): all columns as strings."""
+    header = next(csv.reader(io.StringIO(store.get_bytes(key)[:1_000_000].decode("utf-8", "replace"))), [])
+    duplicates = sorted(name for name, count in Counter(header).items() if count > 1)
+    if duplicates:
+        raise DatasetError(
+            f"The raw CSV s3://{settings.bucket}/{key} has duplicate column headers {duplicates}: rename them so "
+            "each column has its own name (nothing was catalogued)."
+        )
     df = store.read_csv(key, dtype=str)
     if df.empty:
         raise DatasetError(f"The raw table s3://{settings.bucket}/{key} has no rows.")

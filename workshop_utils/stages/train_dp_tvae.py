@@ -39,7 +39,17 @@ def split_holdout(
     source = catalog.find_table(store, settings, tables.deidentified)
     table = catalog.read_table(store, source)
     types = catalog.column_types(source)
+    if len(table) < 10:
+        raise ValueError(
+            f"Table {tables.deidentified!r} has {len(table)} row(s): too few to split into a training part and a "
+            "holdout and to learn anything. Use a table of at least a few hundred rows."
+        )
     train, holdout = splits.split_train_holdout(table, holdout_share)
+    if train.empty or holdout.empty:
+        raise ValueError(
+            f"The split of {len(table)} rows left the {'training part' if train.empty else 'holdout'} empty; "
+            "use more rows or another holdout_share."
+        )
     src = catalog.source_of(source)
     entries = {
         "train": catalog.write_table(
