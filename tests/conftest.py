@@ -39,7 +39,8 @@ def s3_server(workshop_home) -> storage.LocalServer:
 @pytest.fixture
 def settings(s3_server) -> Settings:
     """Settings with a bucket of the test's own, so tests never see each other's objects."""
-    return Settings(bucket=f"test-{uuid.uuid4().hex[:12]}", prefix="t", run_id="run-1")
+    # a prefix of its own too: the Glue catalog (a database per prefix) is shared by the whole server
+    return Settings(bucket=f"test-{uuid.uuid4().hex[:12]}", prefix=f"t-{uuid.uuid4().hex[:8]}", run_id="run-1")
 
 
 @pytest.fixture

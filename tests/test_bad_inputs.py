@@ -67,7 +67,8 @@ def test_duplicate_headers_are_named(store, settings, tmp_path):
     spec = DatasetSpec(name="dup", source="dup.csv", target="amount", task="regression")
     with pytest.raises(DatasetError, match=r"duplicate column headers \['amount'\]"):
         setup.crawl_raw_csv(store, settings, spec, key)
-    assert not store.list_keys(f"{settings.prefix}/catalog/")  # nothing was catalogued
+    with pytest.raises(catalog.CatalogError):  # nothing was catalogued
+        catalog.find_table(store, settings, spec.tables.raw)
     path = tmp_path / "dup.csv"
     path.write_text("id,amount,amount\n1,2,3\n")
     with pytest.raises(DatasetError, match=r"duplicate column headers \['amount'\]"):

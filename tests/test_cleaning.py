@@ -57,7 +57,7 @@ def test_resolve_choice_coerces_and_counts_failures():
     )
     spec = job(
         mapping(money="float", euro="float", flag="bool", when="date", n="int", mixed="float"),
-        {"ResolveChoice": {"decimal_comma": ["euro"]}},
+        {"ResolveChoice": {"decimal_comma": ["euro"], "quarantine_above": 1.0}},  # keep every row: nulls
     )
     r = run_job(df, spec)
     t = r.table
@@ -269,3 +269,30 @@ def test_cleaning_stage_is_deterministic_and_catalogued(store, settings):
     assert len(q) == first.result.report["rows_quarantined"] and q["quarantine_reason"].notna().all()
     report = store.read_json(first.report_key)
     assert report["rows_in"] == 3000 and report["source"]["table"] == "bank_customers_raw"
+
+
+def test_stage_outputs_are_athena_valid_glue_tables_partitioned_by_run(store, settings):
+    spec = load_spec()
+    setup.crawl_raw_csv(store, settings, spec, setup.land_source(store, settings, spec)["key"])
+    glue_cleaning.run_cleaning(store, Settings(**(settings.as_dict() | {"sample_rows": 500})), spec)
+    database = catalog.database_name(settings.prefix)
+    table = store.glue.get_table(DatabaseName=database, Name="bank_customers")["Table"]
+    descriptor = table["StorageDescriptor"]
+    assert descriptor["InputFormat"] == "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
+    assert descriptor["SerdeInfo"]["SerializationLibrary"].endswith("ParquetHiveSerDe")
+    assert descriptor["Location"].endswith("/") and table["PartitionKeys"] == [{"Name": "run_id", "Type": "string"}]
+    partition = store.glue.get_partition(DatabaseName=database, TableName="bank_customers", PartitionValues=["run-1"])
+    location = partition["Partition"]["StorageDescriptor"]["Location"]
+    assert location.endswith("/bank_customers/")
+    folder = location.split(f"s3://{settings.bucket}/", 1)[1]
+    assert [k for k in store.list_keys(folder)] == [f"{folder}bank_customers.parquet"]  # alone in its folder
+    assert all(isinstance(v, str) for v in partition["Partition"]["Parameters"].values())
+    raw = store.glue.get_table(DatabaseName=database, Name="bank_customers_raw")["Table"]
+    assert raw["StorageDescriptor"]["SerdeInfo"]["Parameters"]["skip.header.line.count"] == "1"
+    assert catalog.find_table(store, settings, "bank_customers")["Parameters"]["recordCount"] == partition_rows(
+        partition
+    )
+
+
+def partition_rows(partition: dict) -> int:
+    return int(partition["Partition"]["Parameters"]["recordCount"])

@@ -72,7 +72,7 @@ def test_every_notebook_ran_and_was_saved(run):
 @pytest.mark.notebooks
 def test_00_landed_the_raw_csv_unchanged(run):
     _, settings, store = run
-    key = settings.raw_key("bank_customers.csv")
+    key = settings.raw_key("bank_customers/bank_customers.csv")
     assert store.get_bytes(key) == SAMPLE_CSV.read_bytes()
     assert store.head(key)["etag"] == hashlib.md5(SAMPLE_CSV.read_bytes()).hexdigest()
 
@@ -123,7 +123,7 @@ def test_02_wrote_clean_parquet_quarantine_report_and_catalog(run):
         store, catalog.find_table(store, settings, "bank_customers_quarantine", run_id=settings.run_id)
     )
     assert len(q) == report["rows_quarantined"] > 0 and q["quarantine_reason"].str.len().gt(0).all()
-    assert entry["Parameters"]["source"]["location"].endswith("/raw/bank_customers.csv")
+    assert entry["Parameters"]["source"]["location"].endswith("/raw/bank_customers/")
 
 
 @pytest.mark.notebooks

@@ -12,16 +12,16 @@ def test_server_is_found_by_later_connections(s3_server):
     assert storage.start_server() == s3_server  # reused, not a second server
 
 
-def test_raw_keys_are_write_once(store, tmp_path):
+def test_raw_keys_are_write_once(store, settings, tmp_path):
     f = tmp_path / "data.csv"
     f.write_text("a,b\n1,2\n")
     landed = store.land_raw(f)
-    assert landed["uploaded"] and landed["key"] == "t/raw/data.csv"
+    assert landed["uploaded"] and landed["key"] == f"{settings.prefix}/raw/data.csv"
     assert store.land_raw(f)["uploaded"] is False  # identical: re-running setup is safe
     f.write_text("a,b\n9,9\n")
     with pytest.raises(ObjectExistsError, match="write-once"):
         store.land_raw(f)
-    assert store.read_csv("t/raw/data.csv").iloc[0, 0] == 1  # the original survives
+    assert store.read_csv(f"{settings.prefix}/raw/data.csv").iloc[0, 0] == 1  # the original survives
 
 
 def test_outputs_are_run_scoped_and_never_overwritten(store, settings):
@@ -30,9 +30,10 @@ def test_outputs_are_run_scoped_and_never_overwritten(store, settings):
     with pytest.raises(ObjectExistsError, match="new run"):
         store.write_json({"v": 2}, key)
     assert store.read_json(key) == {"v": 1}
-    other = Settings(bucket=settings.bucket, prefix="t", run_id="run-2")
+    other = Settings(bucket=settings.bucket, prefix=settings.prefix, run_id="run-2")
     store.write_json({"v": 2}, other.key("profile", "p.json"))
-    assert sorted(store.list_keys("t/profile/")) == ["t/profile/run-1/p.json", "t/profile/run-2/p.json"]
+    p = settings.prefix
+    assert sorted(store.list_keys(f"{p}/profile/")) == [f"{p}/profile/run-1/p.json", f"{p}/profile/run-2/p.json"]
 
 
 def test_csv_and_parquet_round_trip(store, settings):

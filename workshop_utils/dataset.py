@@ -117,6 +117,11 @@ class DatasetSpec:
         return f"{self.name}.csv"
 
     @property
+    def raw_object(self) -> str:
+        """Where the raw CSV lands under ``{prefix}/raw/``: alone in its folder, as Athena needs."""
+        return f"{self.name}/{self.raw_filename}"
+
+    @property
     def targets(self) -> dict[str, str]:
         """Every downstream target (notebook 07): the main one first."""
         return {self.target: self.task, **self.also_predict}

@@ -204,10 +204,11 @@ def stop_server() -> bool:
 class S3Store:
     """What the notebooks need from S3: objects, DataFrames, listings, metadata."""
 
-    def __init__(self, settings: Settings, client: Any) -> None:
+    def __init__(self, settings: Settings, client: Any, glue: Any = None) -> None:
         self.settings = settings
         self.bucket = settings.bucket
         self.client = client
+        self.glue = glue  # the Glue Data Catalog client (catalog.py)
 
     @classmethod
     def connect(cls, settings: Settings, start_local: bool = False) -> S3Store:
@@ -220,14 +221,14 @@ class S3Store:
                 if server is None:
                     raise StorageError(f"The local S3 server is not running. {_RECOVER}")
                 endpoint = server.endpoint_url
-            client = boto3.client(
-                "s3",
-                endpoint_url=endpoint,
-                region_name=settings.region,
+            session = boto3.Session(
                 aws_access_key_id=LOCAL_ACCESS_KEY,
                 aws_secret_access_key=LOCAL_ACCESS_KEY,
-                config=boto_config,
+                region_name=settings.region,
             )
+            client = session.client("s3", endpoint_url=endpoint, config=boto_config)
+            # moto's server answers the Glue Data Catalog API on the same endpoint as S3
+            glue = session.client("glue", endpoint_url=endpoint, config=boto_config)
         else:
             session = boto3.Session(region_name=settings.region)
             if session.get_credentials() is None:
@@ -237,7 +238,8 @@ class S3Store:
                     "Studio role), or use storage_mode='local'."
                 )
             client = session.client("s3", endpoint_url=settings.endpoint_url, config=boto_config)
-        return cls(settings, client)
+            glue = session.client("glue", config=boto_config)
+        return cls(settings, client, glue)
 
     # -- errors ------------------------------------------------------------------------
 

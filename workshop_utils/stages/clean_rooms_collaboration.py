@@ -65,7 +65,7 @@ def open_clean_room(
     """The service for this run: configured tables point at the partners' de-identified tables."""
     tables, declared = {}, {}
     for table in definitions.configured_tables:
-        partner = next(p for p in partners.values() if p.settings.prefix == table.database)
+        partner = next(p for p in partners.values() if catalog.database_name(p.settings.prefix) == table.database)
         tables[table.name] = catalog.find_table(store, partner.settings, table.table, run_id=settings.run_id)
         declared |= {c: m for c, m in declared_columns(store, partner).items() if c in table.allowed_columns}
     root = settings.key("cleanrooms", definitions.collaboration.name)

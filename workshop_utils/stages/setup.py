@@ -19,9 +19,9 @@ def land_source(store: S3Store, settings: Settings, spec: DatasetSpec) -> dict:
 
     An ``s3://`` source in the workshop's bucket is read where it is (copied to the raw key);
     a source in another bucket is read with the same credentials."""
-    key = settings.raw_key(spec.raw_filename)
+    key = settings.raw_key(spec.raw_object)
     if not spec.source_is_s3:
-        return store.land_raw(spec.source_path(), spec.raw_filename)
+        return store.land_raw(spec.source_path(), spec.raw_object)
     bucket, _, source_key = spec.source[len("s3://") :].partition("/")
     if not bucket or not source_key:
         raise DatasetError(f"Source {spec.source!r} of dataset {spec.name!r} must look like s3://bucket/key.csv.")

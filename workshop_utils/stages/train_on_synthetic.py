@@ -53,10 +53,10 @@ def train_downstream(store: S3Store, settings: Settings, spec: DatasetSpec) -> t
     real training part, both scored on the real holdout; the synthetic-trained models are exported."""
     released = find_released(store, settings, spec)
     synthetic = catalog.read_table(store, released)
-    syn_run = Settings(**(settings.as_dict() | {"run_id": released["Parameters"]["source"]["runId"]}))
-    split_run = store.read_json(catalog.entry_key(syn_run, spec.tables.synthetic))["Parameters"]["source"]["train"][
-        "runId"
-    ]
+    synthetic_entry = catalog.find_table(
+        store, settings, spec.tables.synthetic, run_id=released["Parameters"]["source"]["runId"]
+    )
+    split_run = synthetic_entry["Parameters"]["source"]["train"]["runId"]
     train = catalog.read_table(store, catalog.find_table(store, settings, spec.tables.train, run_id=split_run))
     holdout = catalog.read_table(store, catalog.find_table(store, settings, spec.tables.holdout, run_id=split_run))
     keep = [
