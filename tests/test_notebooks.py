@@ -324,3 +324,30 @@ def test_the_whole_series_runs_on_another_table_from_its_spec(s3_server, tmp_pat
             if c.cell_type == "code" and not {"parameters", "injected-parameters"} & set(c.metadata.get("tags", []))
         )
         assert "bank_customers" not in code and "annual_income" not in code, nb.name
+
+
+@pytest.mark.notebooks
+def test_an_interrupted_run_resumes_from_where_it_stopped_and_rewrites_nothing(s3_server, tmp_path):
+    from workshop_utils.runner import WorkshopRunError
+
+    base = {
+        k: PARAMS[k] for k in ("prefix", "seed", "sample_rows", "epochs", "epsilon", "sdv_epochs", "synthetic_rows")
+    }
+    params = base | {"bucket": "resume-test", "run_id": "resume-run"}
+    first = ["00", "01", "02", "03", "04"]
+    first_params = {k: v for k, v in params.items() if k != "synthetic_rows"} | {"batch_size": 100_000}
+    with pytest.raises(WorkshopRunError, match="04_train_dp_tvae failed"):  # fails after the split was written
+        run_workshop(only=first, params=first_params, runs_dir=tmp_path, log=lambda _: None)
+    settings = Settings.load(bucket="resume-test", prefix=PARAMS["prefix"], run_id="resume-run")
+    store = S3Store.connect(settings)
+    split = catalog.find_table(store, settings, "bank_customers_train", run_id="resume-run")
+    log: list[str] = []
+    run_dir = run_workshop(only=[*first, "05"], params=params | {"batch_size": 256}, runs_dir=tmp_path, log=log.append)
+    assert any("finished before" in line and "going on from 04_train_dp_tvae" in line for line in log), log
+    assert not any(line.startswith("[") and "00_setup" in line for line in log)  # 00-03 were not run again
+    again = catalog.find_table(store, settings, "bank_customers_train", run_id="resume-run")
+    assert again["Parameters"]["objectETag"] == split["Parameters"]["objectETag"]  # the split was reused
+    record = json.loads((run_dir / "run.json").read_text())
+    assert [n["name"] for n in record["notebooks"]] == [p.stem for p in available_notebooks()][:6]
+    assert (run_dir / "04_train_dp_tvae.attempt-1.ipynb").exists()  # the failed attempt is kept
+    assert catalog.find_table(store, settings, "bank_customers_synthetic", run_id="resume-run")

@@ -173,6 +173,9 @@ def register(
         store.glue.create_partition(DatabaseName=database, TableName=name, PartitionInput=partition)
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") == "AlreadyExistsException":
+            existing = existing_entry(store, settings, name)
+            if existing is not None and existing["Parameters"]["objectETag"] == head["etag"]:
+                return existing  # a resumed run registering the same object again
             raise CatalogError(
                 f"Table {name!r} already has a partition for run {settings.run_id!r}: catalog entries are write-once; "
                 "start a new run."
@@ -224,6 +227,14 @@ def _entry(database: str, name: str, partition: dict[str, Any]) -> CatalogEntry:
         "StorageDescriptor": partition["StorageDescriptor"],
         "Parameters": parameters,
     }
+
+
+def existing_entry(store: S3Store, settings: Settings, name: str) -> CatalogEntry | None:
+    """This run's entry of table ``name``, if a (resumed) run already wrote it."""
+    try:
+        return find_table(store, settings, name, run_id=settings.run_id)
+    except CatalogError:
+        return None
 
 
 def source_of(entry: CatalogEntry) -> dict[str, Any]:

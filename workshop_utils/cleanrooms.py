@@ -432,6 +432,8 @@ class CleanRoom:
         if account_id not in self.providers(template):
             raise CleanRoomsError(f"{account_id} provides no table to template {template_name!r}: nothing to approve.")
         key = f"{self.root}/approvals/{template.id}/{account_id}.json"
+        if self.store.exists(key):  # approving again changes nothing: the first approval stands
+            return key
         try:
             return self.store.write_json(
                 {
@@ -499,6 +501,9 @@ class CleanRoom:
         status CREATE_FAILED and no data."""
         settings = settings or GenerationSettings()
         channel = self.defs.channel(channel_name)
+        status_key = f"{self.results_prefix}{channel.name}/status.json"
+        if self.store.exists(status_key):  # created before (a resumed run): never generated twice
+            return self.store.read_json(status_key)
         template = self.defs.template(channel.template)
         if "CAN_RECEIVE_RESULTS" not in self.defs.collaboration.member(receiver).abilities:
             raise CleanRoomsError(f"{receiver} cannot receive results in this collaboration.")

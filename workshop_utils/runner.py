@@ -114,8 +114,7 @@ def run_workshop(
     check_kernel(kernel_name)
 
     run_dir = Path(runs_dir) / settings.run_id
-    run_dir.mkdir(parents=True, exist_ok=False)
-    record: dict[str, Any] = {"run_id": settings.run_id, "parameters": params, "notebooks": []}
+    record, notebooks = _resume(run_dir, params, notebooks, log)
     previous_progress = os.environ.get(PROGRESS_ENV)
     os.environ[PROGRESS_ENV] = "lines"  # the kernels inherit it: plain progress lines we can forward
     try:
@@ -129,6 +128,37 @@ def run_workshop(
     log(f"Run {settings.run_id} finished: executed notebooks in {run_dir}")
     log(f"Artifacts: s3://{settings.bucket}/{settings.prefix}/<stage>/{settings.run_id}/")
     return run_dir
+
+
+def _resume(
+    run_dir: Path, params: dict[str, Any], notebooks: list[Path], log: Callable[[str], None]
+) -> tuple[dict[str, Any], list[Path]]:
+    """A new run, or the same run id again: then the notebooks that finished are skipped and the run
+    goes on from the first that did not (the stages reuse what that one already wrote)."""
+    record_file = run_dir / "run.json"
+    if not run_dir.exists():
+        run_dir.mkdir(parents=True)
+        return {"run_id": run_dir.name, "parameters": params, "notebooks": []}, notebooks
+    if not record_file.exists():
+        raise WorkshopRunError(f"{run_dir} exists but holds no run.json: give another run id.")
+    record = json.loads(record_file.read_text())
+    done = [n for n in record["notebooks"] if n["status"] == "ok"]
+    finished = {n["name"] for n in done}
+    remaining = [nb for nb in notebooks if nb.stem not in finished]
+    for nb in remaining:  # keep the executed copy of an attempt that failed, under another name
+        out = run_dir / nb.name
+        if out.exists():
+            attempt = 1 + sum(1 for _ in run_dir.glob(f"{nb.stem}.attempt-*.ipynb"))
+            out.rename(run_dir / f"{nb.stem}.attempt-{attempt}.ipynb")
+    skipped = [nb.stem for nb in notebooks if nb.stem in finished]
+    log(
+        f"Resuming run {run_dir.name}: "
+        + (f"{', '.join(skipped)} finished before; " if skipped else "")
+        + (f"going on from {remaining[0].stem}" if remaining else "nothing left to run")
+    )
+    record["parameters"] = record.get("parameters", {}) | params
+    record["notebooks"] = done
+    return record, remaining
 
 
 def _run_all(

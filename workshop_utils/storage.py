@@ -325,7 +325,12 @@ class S3Store:
         content_type: str = "application/octet-stream",
         metadata: dict[str, str] | None = None,
     ) -> str:
-        """Write a new object; refuse if the key exists. Returns the key."""
+        """Write a new object; refuse if the key exists with other content. Returns the key.
+
+        Writing the very same bytes again is not a rewrite: a resumed run that recomputes an output
+        identically reuses what is there."""
+        if self.exists(key) and self.get_bytes(key) == data:
+            return key
         if self.exists(key):
             kind = "Raw objects are write-once" if "/raw/" in f"/{key}" else "Workshop outputs are write-once"
             raise ObjectExistsError(
@@ -349,11 +354,21 @@ class S3Store:
             cause = exc.__cause__
             code = cause.response.get("Error", {}).get("Code") if isinstance(cause, ClientError) else None
             if code in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
+                if self.get_bytes(key) == data:
+                    return key
                 raise ObjectExistsError(
                     f"s3://{self.bucket}/{key} was written by another writer at the same moment; outputs are write-once."
                 ) from None
             raise
         return key
+
+    def put_once(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> str:
+        """Write ``key`` unless it exists (then keep the first version): for outputs that differ from
+        one computation to the next (timings, fresh random keys) when a run resumes."""
+        return key if self.exists(key) else self.put_bytes(key, data, content_type)
+
+    def write_json_once(self, obj: Any, key: str) -> str:
+        return key if self.exists(key) else self.write_json(obj, key)
 
     def get_bytes_from(self, bucket: str, key: str) -> bytes:
         """An object of another bucket (a dataset's ``s3://`` source), with the same credentials."""

@@ -44,6 +44,9 @@ def prepare_partner(
     join key pseudonymised by the HMAC secret the partners share (never written anywhere)."""
     spec = load_spec(spec_path)
     own = Settings(**(settings.as_dict() | {"prefix": data_prefix, "dataset": str(spec_path)}))
+    done = catalog.existing_entry(store, own, spec.tables.deidentified)
+    if done is not None:  # a resumed run: prepared before (its pseudonyms used the secret of that session)
+        return PartnerTable(spec, own, done, int(done["Parameters"].get("rescanMediumOrHigh", 0)))
     landed = setup.land_source(store, own, spec)
     setup.crawl_raw_csv(store, own, spec, landed["key"])
     glue_cleaning.run_cleaning(store, own, spec)
@@ -96,7 +99,7 @@ def train_and_export(
     auc = roc_auc_score(y_test, model.predict_proba(X_test)[:, 1]) if len(set(y_test)) > 1 else float("nan")
     buf = io.BytesIO()
     joblib.dump({"model": model, "features": list(X.columns), "target": target, "channel": channel_name}, buf)
-    key = store.put_bytes(f"{room.root}/exports/{channel_name}/model.joblib", buf.getvalue())
+    key = store.put_once(f"{room.root}/exports/{channel_name}/model.joblib", buf.getvalue())
     collab = room.defs.collaboration
     request = {
         "name": f"{channel_name}-export",

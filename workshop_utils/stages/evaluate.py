@@ -56,11 +56,12 @@ def run_evaluation(
     if syn_entry["Parameters"].get("internalOnly") and verdict.passed:
         verdict = report.Verdict(False, [*verdict.reasons, "FAILED: the model was fitted for internal use only"])
     figures = report.figures(metrics, holdout, synthetic)
+    # timings differ from one computation to the next: a resumed run keeps what it wrote first
     keys = {
-        "metrics": store.write_json(
+        "metrics": store.write_json_once(
             report.to_json(metrics, verdict, policy), settings.key("reports", "evaluation.json")
         ),
-        "html": store.put_bytes(
+        "html": store.put_once(
             settings.key("reports", "report.html"),
             report.html_report(metrics, verdict, figures, f"Synthetic {spec.name}").encode(),
             "text/html",
@@ -87,7 +88,7 @@ def run_evaluation(
             extra={"verdict": verdict.reasons, "epsilonSpent": metrics["claimed_epsilon"]},
         )
         for name, content in bundle.items():
-            keys[f"released/{name}"] = store.write_json(content, settings.key("released", name))
+            keys[f"released/{name}"] = store.write_json_once(content, settings.key("released", name))
     return EvaluationOutput(metrics, verdict, train, holdout, synthetic, keys, released)
 
 

@@ -76,10 +76,11 @@ def run_cleaning(
         source=src,
         description="Rows that broke a Validate rule, with the rule.",
     )
-    report_key = store.write_json(
+    # the report holds timings: a resumed run keeps the first one (the tables above are identical)
+    report_key = store.write_json_once(
         result.report | {"job_spec": job, "source": src}, settings.key("processed", "job_report.json")
     )
-    job_key = store.put_bytes(
+    job_key = store.put_once(
         settings.key("processed", "job.yaml"), cleaning.job_to_yaml(job).encode(), "application/yaml"
     )
     return CleaningOutput(result, job, entry, q_entry["Parameters"]["objectKey"], report_key, job_key, raw)

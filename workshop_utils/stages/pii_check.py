@@ -61,13 +61,16 @@ def run_pii_check(
     risk_before = risk.generalization_ladder(table, qis)
     policy = policy_for(spec, policy)
     remediation = deid.apply_policy(table, findings, types, policy, secret=secret)
+    existing = catalog.existing_entry(store, settings, tables.deidentified)
+    if existing is not None:  # a resumed run: keep the table written before (its pseudonyms used another key)
+        remediation.table = catalog.read_table(store, existing)
     rescan = pii.scan(remediation.table, tables.deidentified, sample_rows=rows, seed=settings.seed)
     qis_after = [c for c in remediation.table.columns if c in qis or any(c.startswith(f"{q}_") for q in qis)]
     risk_after = risk.generalization_ladder(remediation.table, qis_after)
     keys = {
-        "findings": store.write_json(findings.to_dict(), settings.key("pii", "findings.json")),
-        "rescan": store.write_json(rescan.to_dict(), settings.key("pii", "rescan_findings.json")),
-        "risk": store.write_json(
+        "findings": store.write_json_once(findings.to_dict(), settings.key("pii", "findings.json")),
+        "rescan": store.write_json_once(rescan.to_dict(), settings.key("pii", "rescan_findings.json")),
+        "risk": store.write_json_once(
             {
                 "quasi_identifiers": qis,
                 "before": risk_before.to_dict("records"),
@@ -75,14 +78,14 @@ def run_pii_check(
             },
             settings.key("pii", "quasi_identifier_risk.json"),
         ),
-        "remediation": store.write_json(remediation.log, settings.key("pii", "remediation_log.json")),
+        "remediation": store.write_json_once(remediation.log, settings.key("pii", "remediation_log.json")),
         # the same findings in Macie's schema and detection-type names, beside the readable ones
-        "macie": store.write_json(
+        "macie": store.write_json_once(
             macie.to_macie_result(findings, settings.bucket, source["Parameters"]["objectKey"], list(table.columns)),
             settings.key("pii", "macie_findings.json"),
         ),
     }
-    entry = catalog.write_table(
+    entry = existing or catalog.write_table(
         store,
         settings,
         tables.deidentified,

@@ -36,6 +36,14 @@ def split_holdout(
     if not 0 < holdout_share < 1:
         raise ValueError(f"holdout_share must be in (0, 1), got {holdout_share}.")
     tables = spec.tables
+    done = [catalog.existing_entry(store, settings, name) for name in (tables.train, tables.holdout)]
+    if all(done):  # a resumed run: the split it made before (its key is gone, so it cannot be remade)
+        train_entry, holdout_entry = done
+        return (
+            catalog.read_table(store, train_entry),
+            catalog.read_table(store, holdout_entry),
+            {"train": train_entry, "holdout": holdout_entry},
+        )
     source = catalog.find_table(store, settings, tables.deidentified)
     table = catalog.read_table(store, source)
     types = catalog.column_types(source)
@@ -181,6 +189,33 @@ def train_synthesizer(
     return synth
 
 
+def fit_or_reuse(
+    store: S3Store,
+    settings: Settings,
+    spec: DatasetSpec,
+    synth: DPTVAESynthesizer,
+    train: pd.DataFrame,
+    budget: PrivacyBudget,
+    split_entries: dict[str, CatalogEntry],
+    name: str,
+    internal_only: bool = False,
+) -> tuple[DPTVAESynthesizer, dict[str, str], bool]:
+    """(model, keys, reused): a resumed run reuses the model it saved before (no second fit, no second
+    charge); otherwise charge, fit and save."""
+    card_key = settings.key("models", f"{name}.json")
+    if store.exists(card_key):
+        card = store.read_json(card_key)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = store.download_file(card["model_key"], Path(tmp) / "model.pt")
+            return DPTVAESynthesizer.load(path), {"model": card["model_key"], "card": card_key}, True
+    train_synthesizer(synth, train, budget, settings, split_entries["train"], internal_only=internal_only)
+    extra = {
+        "train_table": catalog.source_of(split_entries["train"]),
+        "holdout_table": catalog.source_of(split_entries["holdout"]),
+    }
+    return synth, save_model(store, settings, spec, synth, name, extra), False
+
+
 def save_model(
     store: S3Store,
     settings: Settings,
@@ -221,9 +256,12 @@ def train_sdv_baseline(
     train_entry: CatalogEntry,
     epochs: int,
     batch_size: int = 500,
-) -> tuple[SDVBaseline, CatalogEntry]:
+) -> tuple[SDVBaseline | None, CatalogEntry]:
     """SDV's TVAESynthesizer without DP, as the original AWS workshop trains it; its samples (as many
     as training rows) go to ``baselines/`` for notebook 06's comparison and never leave the owner."""
+    existing = catalog.existing_entry(store, settings, spec.tables.sdv_baseline)
+    if existing is not None:  # a resumed run: trained before
+        return None, existing
     baseline = SDVBaseline(meta, epochs=epochs, batch_size=batch_size, table_name=spec.name).fit(train, budget)
     samples = baseline.sample(len(train))
     entry = catalog.write_table(

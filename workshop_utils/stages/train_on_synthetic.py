@@ -87,5 +87,5 @@ def train_downstream(store: S3Store, settings: Settings, spec: DatasetSpec) -> t
         if source_name.startswith("synthetic"):
             buf = io.BytesIO()
             joblib.dump({"model": model, "features": columns, "target": target}, buf)
-            keys[target] = store.put_bytes(settings.key("models/downstream", f"{target}_{task}.joblib"), buf.getvalue())
+            keys[target] = store.put_once(settings.key("models/downstream", f"{target}_{task}.joblib"), buf.getvalue())
     return pd.DataFrame(rows), keys
