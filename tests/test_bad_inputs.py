@@ -82,3 +82,10 @@ def test_a_one_row_table_gets_our_message(store, settings):
     with pytest.raises(ValueError, match="has 1 row"):
         train_dp_tvae.split_holdout(store, settings, spec)
     assert not store.list_keys(f"{settings.prefix}/splits/")
+
+
+def test_an_inferred_job_drops_columns_without_any_value_and_says_so():
+    raw = pd.DataFrame({"Amount": ["1", "2", "3"] * 10, "Empty": [None] * 30, "Kind": ["x", "y", "x"] * 10})
+    result = cleaning.run_job(raw, cleaning.infer_job(raw))
+    assert list(result.table.columns) == ["amount", "kind"] and result.report["empty_columns_dropped"] == ["empty"]
+    assert set(result.types) == {"amount", "kind"}

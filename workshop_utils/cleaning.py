@@ -288,9 +288,21 @@ class _Run:
             self.quarantine.append(q)
         self.df = self.df[~failed_any]
 
-    def handle_missing(self, columns: dict[str, Any] | None = None, default: str = "keep") -> None:
+    def handle_missing(
+        self, columns: dict[str, Any] | None = None, default: str = "keep", empty_columns: str = "keep"
+    ) -> None:
+        """Per column: keep nulls, drop their rows, or fill. ``empty_columns: drop`` removes columns
+        that have no value at all (named in the report): nothing could be learned from them."""
+        if empty_columns not in ("keep", "drop"):
+            raise JobError(f"HandleMissing: empty_columns must be 'keep' or 'drop', got {empty_columns!r}.")
         columns = columns or {}
         _require(self.df, list(columns), "HandleMissing")
+        if empty_columns == "drop":
+            empty = [c for c in self.df.columns if c not in columns and self.df[c].isna().all()]
+            if empty:
+                self.report["empty_columns_dropped"] = empty
+                self.df = self.df.drop(columns=empty)
+                self.types = {c: t for c, t in self.types.items() if c not in empty}
         for col in self.df.columns:
             spec = columns.get(col, default)
             spec = {"strategy": spec} if isinstance(spec, str) else dict(spec)
@@ -631,7 +643,7 @@ def infer_job(df: pd.DataFrame, name: str = "inferred_job", drop_duplicates: boo
         steps.append({"Standardize": {"columns": standardize}})
     if drop_duplicates:
         steps.append({"DropDuplicates": {}})
-    steps.append({"HandleMissing": {"default": "keep"}})
+    steps.append({"HandleMissing": {"default": "keep", "empty_columns": "drop"}})
     # The types and formats were read off the values: not public until a person reviews the job
     # and sets reviewed: true (a DP fit refuses an unreviewed inferred job).
     return {"name": name, "reviewed": False, "steps": steps}
