@@ -35,6 +35,7 @@ from botocore.validate import validate_parameters
 from . import attacks, catalog, splits
 from .catalog import CatalogEntry
 from .metadata import ColumnMeta, TableMetadata
+from .progress import note
 from .storage import ObjectExistsError, S3Store
 from .synth import DPTVAESynthesizer
 
@@ -56,6 +57,13 @@ class AccessDenied(PermissionError):
 def _id(*parts: str) -> str:
     """A stable 36-character identifier, like the service's, from the names involved."""
     return str(uuid.uuid5(_NAMESPACE, "/".join(parts)))
+
+
+def _find(items: list[Any], attr: str, value: str, what: str) -> Any:
+    for item in items:
+        if getattr(item, attr) == value:
+            return item
+    raise CleanRoomsError(f"{value!r} is not a {what}; there are {[getattr(i, attr) for i in items]}.")
 
 
 def _check(problems: list[str], what: str) -> None:
@@ -106,10 +114,7 @@ class Collaboration:
         return _id("collaboration", self.name)
 
     def member(self, account_id: str) -> Member:
-        for m in self.members:
-            if m.account_id == account_id:
-                return m
-        raise CleanRoomsError(f"{account_id} is not a member of collaboration {self.name!r}.")
+        return _find(self.members, "account_id", account_id, f"member of collaboration {self.name!r}")
 
     def membership_id(self, account_id: str) -> str:
         self.member(account_id)
@@ -249,16 +254,10 @@ class Definitions:
             raise CleanRoomsError(f"{path}: malformed definitions ({exc}).") from None
 
     def template(self, name: str) -> AnalysisTemplate:
-        for t in self.templates:
-            if t.name == name:
-                return t
-        raise CleanRoomsError(f"No analysis template {name!r}; templates are {[t.name for t in self.templates]}.")
+        return _find(self.templates, "name", name, "analysis template")
 
     def channel(self, name: str) -> MLInputChannel:
-        for c in self.channels:
-            if c.name == name:
-                return c
-        raise CleanRoomsError(f"No ML input channel {name!r}; channels are {[c.name for c in self.channels]}.")
+        return _find(self.channels, "name", name, "ML input channel")
 
     def template_arn(self, template: AnalysisTemplate) -> str:
         c = self.collaboration
@@ -520,6 +519,9 @@ class CleanRoom:
             budget.charge(
                 template.epsilon, 0.0, f"Clean Rooms channel {channel.name}", run_id=self.defs.collaboration.name
             )
+        note(
+            f"Clean Rooms channel {channel.name}: {len(joined):,} joined rows, DP-TVAE at epsilon {template.epsilon} ..."
+        )
         train, holdout = splits.split_train_holdout(joined[mapped], settings.holdout_share)
         synth = DPTVAESynthesizer(
             _metadata(template, train, self.declared),
@@ -534,6 +536,9 @@ class CleanRoom:
         auc = next(a["auc"] for a in results if a["attack"].startswith("distance to closest record"))
         score = round(max(auc, 1 - auc), 4)  # 0.5: the attacker does no better than a coin
         passed = score <= template.max_membership_inference_attack_score
+        note(
+            f"Clean Rooms channel {channel.name}: membership-inference score {score}, {'ACTIVE' if passed else 'CREATE_FAILED'}"
+        )
         status = self._status(channel, template, receiver, score, passed, len(synthetic) if passed else None, synth)
         folder = f"{self.results_prefix}{channel.name}/"
         if passed:

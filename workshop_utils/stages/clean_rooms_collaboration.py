@@ -19,6 +19,7 @@ from ..cleanrooms import CleanRoom, Definitions, validate_request
 from ..config import REPO_ROOT, Settings
 from ..dataset import DatasetSpec, load_spec
 from ..metadata import ColumnMeta
+from ..progress import note
 from ..storage import S3Store
 from . import glue_cleaning, pii_check, setup, train_dp_tvae
 
@@ -47,6 +48,7 @@ def prepare_partner(
     done = catalog.existing_entry(store, own, spec.tables.deidentified)
     if done is not None:  # a resumed run: prepared before (its pseudonyms used the secret of that session)
         return PartnerTable(spec, own, done, int(done["Parameters"].get("rescanMediumOrHigh", 0)))
+    note(f"partner {spec.name}: landing, cleaning and PII check under its own prefix {data_prefix} ...")
     landed = setup.land_source(store, own, spec)
     setup.crawl_raw_csv(store, own, spec, landed["key"])
     glue_cleaning.run_cleaning(store, own, spec)
