@@ -67,3 +67,13 @@ def test_bad_notebook_parameters_stop_the_run_before_anything_runs(tmp_path):
     assert not any(tmp_path.iterdir())  # no run folder, no notebook started
     with pytest.raises(ConfigError, match="epsilon must be a positive number, got True"):
         run_workshop(params={"epsilon": True}, runs_dir=tmp_path)
+
+
+def test_every_bad_value_is_named_in_one_message(tmp_path):
+    from workshop_utils.runner import run_workshop
+
+    with pytest.raises(ConfigError) as err:
+        run_workshop(params={"seed": "x", "synthetic_rows": 0, "epsilon": -1, "delta": 2}, runs_dir=tmp_path)
+    message = str(err.value)
+    assert all(name in message for name in ("seed", "synthetic_rows", "epsilon", "delta")), message
+    assert not any(tmp_path.iterdir())

@@ -67,7 +67,19 @@ class Settings:
             if env_value not in (None, ""):
                 raw[name] = env_value
         raw.update({k: v for k, v in params.items() if v is not None})
-        return cls(**{k: _coerce(k, v) for k, v in raw.items()})
+        coerced, problems = {}, []
+        for k, v in raw.items():
+            try:
+                coerced[k] = _coerce(k, v)
+            except ConfigError as exc:
+                problems.append(str(exc))
+        try:
+            settings = cls(**coerced)
+        except ConfigError as exc:  # the range checks of the values that did coerce
+            problems.append(str(exc))
+        if problems:
+            raise ConfigError(" ".join(problems))
+        return settings
 
     @classmethod
     def from_notebook(cls, namespace: dict[str, Any]) -> Settings:
@@ -76,33 +88,36 @@ class Settings:
         return cls.load(**{k: v for k, v in namespace.items() if k in names})
 
     def __post_init__(self) -> None:
+        problems = []
         if self.storage_mode not in STORAGE_MODES:
-            raise ConfigError(f"storage_mode must be one of {STORAGE_MODES}, got {self.storage_mode!r}.")
+            problems.append(f"storage_mode must be one of {STORAGE_MODES}, got {self.storage_mode!r}.")
         if not _BUCKET_RE.match(self.bucket or ""):
-            raise ConfigError(
+            problems.append(
                 f"bucket {self.bucket!r} is not a valid S3 bucket name "
                 "(3-63 characters: lowercase letters, digits, dots, hyphens)."
             )
         if not _PREFIX_RE.match(self.prefix or ""):
-            raise ConfigError(
+            problems.append(
                 f"prefix {self.prefix!r} is not valid: use letters, digits, '.', '_', '-' "
                 "separated by single '/', with no leading or trailing '/'."
             )
         if not _RUN_ID_RE.match(self.run_id or ""):
-            raise ConfigError(f"run_id {self.run_id!r} is not valid: up to 100 letters, digits, '.', '_', '-'.")
+            problems.append(f"run_id {self.run_id!r} is not valid: up to 100 letters, digits, '.', '_', '-'.")
         if self.endpoint_url is not None and not re.match(r"^https?://", self.endpoint_url):
-            raise ConfigError(f"endpoint_url {self.endpoint_url!r} must start with http:// or https://.")
+            problems.append(f"endpoint_url {self.endpoint_url!r} must start with http:// or https://.")
         if self.seed < 0:
-            raise ConfigError(f"seed must be a non-negative integer, got {self.seed}.")
+            problems.append(f"seed must be a non-negative integer, got {self.seed}.")
         if self.sample_rows is not None and self.sample_rows < 1:
-            raise ConfigError(f"sample_rows must be a positive integer or None, got {self.sample_rows}.")
+            problems.append(f"sample_rows must be a positive integer or None, got {self.sample_rows}.")
         if self.synthetic_rows < 1:
-            raise ConfigError(f"synthetic_rows must be a positive integer, got {self.synthetic_rows}.")
+            problems.append(f"synthetic_rows must be a positive integer, got {self.synthetic_rows}.")
         if self.dataset is not None and not Path(self.dataset).expanduser().is_file():
-            raise ConfigError(
+            problems.append(
                 f"dataset {self.dataset!r} is not a file: give the path of a dataset spec (YAML), "
                 "e.g. datasets/penguins.yaml, or write one with `workshop init-dataset your.csv --target y`."
             )
+        if problems:  # every bad value at once, one message each
+            raise ConfigError(" ".join(problems))
 
     def key(self, stage: str, *parts: str) -> str:
         """A run-scoped object key: ``{prefix}/{stage}/{run_id}/{parts...}``."""

@@ -97,7 +97,14 @@ def run_workshop(
 
     params = dict(params or {})
     settings_params = {k: v for k, v in params.items() if k in Settings.__dataclass_fields__}
-    settings = Settings.load(**settings_params)  # validates early, fixes the run id
+    try:
+        settings = Settings.load(**settings_params)  # validates early, fixes the run id
+    except ConfigError as exc:  # report the notebooks' bad values in the same message
+        try:
+            parameters.check({k: v for k, v in params.items() if k not in Settings.__dataclass_fields__})
+        except ConfigError as more:
+            raise ConfigError(f"{exc} {more}") from None
+        raise
     params["run_id"] = settings.run_id
     if settings.dataset:  # absolute: the notebooks run in notebooks/, not where the command was typed
         params["dataset"] = settings.dataset
