@@ -37,22 +37,21 @@ def template(**changes) -> AnalysisTemplate:
     return AnalysisTemplate(**(base | changes))
 
 
-@pytest.mark.parametrize("epsilon, ok", [(0, False), (0.0001, True), (10, True), (10.1, False), (True, False)])
-def test_epsilon_range(epsilon, ok):
-    if ok:
-        template(epsilon=epsilon)
-    else:
-        with pytest.raises(CleanRoomsError, match="epsilon must be between 0.0001 and 10"):
-            template(epsilon=epsilon)
+EPSILON = ("epsilon", "epsilon must be between 0.0001 and 10")
+MIA = ("max_membership_inference_attack_score", "maxMembershipInferenceAttackScore must be between 0.5 and 1")
 
 
-@pytest.mark.parametrize("score, ok", [(0.49, False), (0.5, True), (1, True), (1.01, False)])
-def test_membership_inference_score_range(score, ok):
+@pytest.mark.parametrize(
+    "field, message, value, ok",
+    [(*EPSILON, v, ok) for v, ok in [(0, False), (0.0001, True), (10, True), (10.1, False), (True, False)]]
+    + [(*MIA, v, ok) for v, ok in [(0.49, False), (0.5, True), (1, True), (1.01, False)]],
+)
+def test_template_ranges(field, message, value, ok):
     if ok:
-        template(max_membership_inference_attack_score=score)
+        template(**{field: value})
     else:
-        with pytest.raises(CleanRoomsError, match="maxMembershipInferenceAttackScore must be between 0.5 and 1"):
-            template(max_membership_inference_attack_score=score)
+        with pytest.raises(CleanRoomsError, match=message):
+            template(**{field: value})
 
 
 def test_column_mapping_rules_and_one_message_per_violation():

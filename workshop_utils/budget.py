@@ -19,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 
+from .splits import row_hashes
 from .storage import ObjectExistsError, S3Store
 
 DEFAULT_CAP = 10.0
@@ -35,8 +36,6 @@ class NonPrivateFitRefused(RuntimeError):
 
 def table_fingerprint(df: pd.DataFrame) -> str:
     """A content hash of a table that does not depend on row order or on pandas' dtype choices."""
-    from .splits import row_hashes
-
     digest = hashlib.sha256()
     digest.update("\x1f".join(map(str, df.columns)).encode())
     digest.update(pd.Series(row_hashes(df)).sort_values().to_numpy().tobytes())
@@ -68,17 +67,18 @@ class PrivacyBudget:
         keys = sorted(k for k in self.store.list_keys(self.folder) if k.endswith(".json"))
         return [self.store.read_json(k) for k in keys]
 
-    def spent(self) -> tuple[float, float]:
+    def spent(self, entries: list[dict[str, Any]] | None = None) -> tuple[float, float]:
         """(epsilon, delta) spent so far on this table; a non-private fit counts as 0 here and is
         listed apart (it is allowed only for outputs that stay internal)."""
-        private = [e for e in self.entries() if e["epsilon"] is not None]
+        private = [e for e in (self.entries() if entries is None else entries) if e["epsilon"] is not None]
         return float(sum(e["epsilon"] for e in private)), float(sum(e["delta"] for e in private))
 
     def remaining(self) -> float:
         return max(0.0, self.cap - self.spent()[0])
 
     def summary(self) -> dict[str, Any]:
-        eps, delta = self.spent()
+        entries = self.entries()  # one read of the account
+        eps, delta = self.spent(entries)
         return {
             "table": self.table_name or self.table_hash[:16],
             "table_hash": self.table_hash,
@@ -86,7 +86,7 @@ class PrivacyBudget:
             "spent_delta": delta,
             "cap_epsilon": self.cap,
             "remaining_epsilon": max(0.0, self.cap - eps),
-            "charges": len(self.entries()),
+            "charges": len(entries),
         }
 
     def require(self, epsilon: float) -> None:

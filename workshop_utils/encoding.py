@@ -29,7 +29,7 @@ EPOCH = pd.Timestamp("1970-01-01")
 class ColumnEncoding:
     name: str
     kind: str  # categorical | boolean | numerical | datetime
-    dtype: str  # pandas dtype of the training column (restored on output)
+    dtype: str  # output dtype, from the declared metadata (see output_dtype)
     categories: list | None = None
     lo: float | None = None
     hi: float | None = None

@@ -329,9 +329,9 @@ class S3Store:
 
         Writing the very same bytes again is not a rewrite: a resumed run that recomputes an output
         identically reuses what is there."""
-        if self.exists(key) and self.get_bytes(key) == data:
-            return key
         if self.exists(key):
+            if self.get_bytes(key) == data:
+                return key
             kind = "Raw objects are write-once" if "/raw/" in f"/{key}" else "Workshop outputs are write-once"
             raise ObjectExistsError(
                 f"s3://{self.bucket}/{key} already exists. {kind}: write to a new key "

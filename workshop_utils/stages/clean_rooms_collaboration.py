@@ -9,10 +9,8 @@ from pathlib import Path
 
 import joblib
 import pandas as pd
-from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.metrics import roc_auc_score
 
-from .. import catalog, evaluation, splits
+from .. import catalog, splits
 from ..budget import DEFAULT_CAP, PrivacyBudget
 from ..catalog import CatalogEntry
 from ..cleanrooms import CleanRoom, Definitions, validate_request
@@ -22,6 +20,7 @@ from ..metadata import ColumnMeta
 from ..progress import note
 from ..storage import S3Store
 from . import glue_cleaning, pii_check, setup, train_dp_tvae
+from .train_on_synthetic import fit_and_score
 
 CLEAN_ROOMS_DIR = REPO_ROOT / "datasets" / "clean_rooms"
 DEFINITIONS = CLEAN_ROOMS_DIR / "collaboration.yaml"
@@ -94,13 +93,10 @@ def train_and_export(
     target = template.target.columnName
     data = data[data[target].notna()]
     train, test = splits.split_train_holdout(data, 0.25)
-    X, X_test = evaluation.features([train, test], target)
-    positive = test[target].value_counts().index[0]
-    y, y_test = evaluation.binary_labels(train[target], positive), evaluation.binary_labels(test[target], positive)
-    model = HistGradientBoostingClassifier(random_state=seed).fit(X, y)
-    auc = roc_auc_score(y_test, model.predict_proba(X_test)[:, 1]) if len(set(y_test)) > 1 else float("nan")
+    task = "regression" if template.target.columnType == "NUMERICAL" else "classification"
+    model, columns, metric, score = fit_and_score(task, train, test, target, seed)
     buf = io.BytesIO()
-    joblib.dump({"model": model, "features": list(X.columns), "target": target, "channel": channel_name}, buf)
+    joblib.dump({"model": model, "features": columns, "target": target, "channel": channel_name}, buf)
     key = store.put_once(f"{room.root}/exports/{channel_name}/model.joblib", buf.getvalue())
     collab = room.defs.collaboration
     request = {
@@ -116,7 +112,7 @@ def train_and_export(
             {
                 "model": "gradient boosting",
                 "trained on": f"channel {channel_name} (synthetic)",
-                "ROC AUC (synthetic test part)": auc,
+                f"{metric} (synthetic test part)": score,
             }
         ]
     )

@@ -28,6 +28,7 @@ class EvaluationOutput:
     synthetic: pd.DataFrame
     keys: dict[str, str]
     released: CatalogEntry | None
+    synthetic_entry: CatalogEntry
 
 
 def read_splits(
@@ -89,7 +90,7 @@ def run_evaluation(
         )
         for name, content in bundle.items():
             keys[f"released/{name}"] = store.write_json_once(content, settings.key("released", name))
-    return EvaluationOutput(metrics, verdict, train, holdout, synthetic, keys, released)
+    return EvaluationOutput(metrics, verdict, train, holdout, synthetic, keys, released, syn_entry)
 
 
 def sweep(
@@ -147,7 +148,7 @@ def compare_with_sdv_baseline(
 ) -> pd.DataFrame | None:
     """Ours beside SDV's non-private TVAE (notebook 04's samples of the same split), scored the same
     way on the real holdout; None when no baseline was trained for that split."""
-    split_run = catalog.find_table(store, settings, spec.tables.synthetic)["Parameters"]["source"]["train"]["runId"]
+    split_run = out.synthetic_entry["Parameters"]["source"]["train"]["runId"]
     try:
         entry = catalog.find_table(store, settings, spec.tables.sdv_baseline, run_id=split_run)
     except catalog.CatalogError:

@@ -34,9 +34,11 @@ def find_released(store: S3Store, settings: Settings, spec: DatasetSpec) -> Cata
         ) from None
 
 
-def _score(
+def fit_and_score(
     task: str, data: pd.DataFrame, test: pd.DataFrame, target: str, seed: int
 ) -> tuple[object, list[str], str, float]:
+    """(model, feature names, metric, score): gradient boosting fitted on ``data``, scored on ``test``
+    (ROC AUC one-vs-rest on the test part's most common class, or R^2)."""
     X, X_test = features([data, test], target)
     if task == "classification":
         positive = test[target].value_counts().index[0]  # one-vs-rest on the holdout's most common class
@@ -74,7 +76,7 @@ def train_downstream(store: S3Store, settings: Settings, spec: DatasetSpec) -> t
     for target, task, source_name, source in progress_bar(jobs, desc="downstream models"):
         data = source[keep][source[target].notna()]
         test = holdout[keep][holdout[target].notna()]
-        model, columns, metric, score = _score(task, data, test, target, settings.seed)
+        model, columns, metric, score = fit_and_score(task, data, test, target, settings.seed)
         rows.append(
             {
                 "target": target,
