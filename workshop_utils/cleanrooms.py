@@ -11,6 +11,10 @@ the template's SQL runs in DuckDB over the partners' Parquet tables with only th
 columns visible; generation uses our DP synthesizer with the template's epsilon and column
 classification and fails, like AWS, when the membership-inference score exceeds the template's
 maximum. A :class:`PartnerSession` reads only its own prefix and the channels' results.
+
+As on AWS, the membership-inference score in the status record is computed by the service on real
+rows (training part and holdout of the join): it is not covered by the template's epsilon (the
+notebook and the README say so), while the synthetic rows and the ledger are.
 """
 
 from __future__ import annotations
@@ -531,7 +535,9 @@ class CleanRoom:
             seed=settings.seed,
             progress=False,
         ).fit(train)
-        synthetic = synth.sample(len(joined))
+        # as many rows as the training part: its size is the n the ledger declares public (the join's
+        # full size, holdout included, is not)
+        synthetic = synth.sample(len(train))
         results = attacks.membership_inference(train, holdout, synthetic, mapped)["attacks"]
         auc = next(a["auc"] for a in results if a["attack"].startswith("distance to closest record"))
         score = round(max(auc, 1 - auc), 4)  # 0.5: the attacker does no better than a coin
