@@ -1,0 +1,400 @@
+"""The cleaning job compiled to a PySpark script that runs on a local Spark session or as an AWS Glue 5 job.
+
+``compile_job(job)`` writes one self-contained script: the helpers of ``spark_runtime`` (inlined
+as source), the job compiled to DataFrame expressions (one block per step, readable and
+editable), and a ``main`` that starts a local session or, when ``awsglue`` is importable,
+does Glue's job boilerplate around the same code. ``run_local`` runs that script with
+``spark-submit``'s Python entry point on this machine; ``create_glue_job`` /
+``start_glue_job`` upload it and start it on AWS Glue.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from . import spark_runtime
+from .cleaning import MISSING_STRATEGIES, QUARANTINE_REASON, SOURCE_ROW, TYPES, JobError, JobResult, load_job
+
+GLUE_VERSION = "5.0"  # Spark 3.5.4, Python 3.11
+JAVA_HINT = (
+    "Spark needs a Java 17 (or newer) runtime: install one (Debian/Ubuntu: apt install openjdk-17-jre-headless; "
+    "macOS: brew install openjdk@17; conda: conda install -c conda-forge openjdk=17) and put `java` on PATH "
+    "or set JAVA_HOME."
+)
+
+
+def java_version() -> int | None:
+    """The major version of the Java runtime Spark would use, or None when there is none."""
+    home = os.environ.get("JAVA_HOME")
+    java = str(Path(home) / "bin" / "java") if home else shutil.which("java")
+    if not java or not Path(java).exists():
+        return None
+    out = subprocess.run([java, "-version"], capture_output=True, text=True).stderr
+    try:
+        version = out.split('"')[1]
+    except IndexError:
+        return None
+    major = version.split(".")[1] if version.startswith("1.") else version.split(".")[0]
+    return int("".join(ch for ch in major if ch.isdigit()) or 0)
+
+
+def check_java() -> None:
+    version = java_version()
+    if version is None or version < 17:
+        found = "no Java runtime" if version is None else f"Java {version}"
+        raise RuntimeError(f"Found {found}. {JAVA_HINT}")
+
+
+# --------------------------------------------------------------------------- compiling
+
+
+def compile_job(job: dict[str, Any] | str | Path | None = None) -> str:
+    """The job as a PySpark script (text). Raises ``JobError`` for anything the job gets wrong
+    that can be known without the data (unknown steps, types, options, date formats)."""
+    job = load_job(job)
+    types: dict[str, str] = {}
+    lines = ["def transform(spark: SparkSession, df: DataFrame) -> Run:", "    run = Run(spark, df)"]
+    for i, step in enumerate(job["steps"]):
+        ((name, opts),) = step.items()
+        opts = opts or {}
+        lines.append(f"    # step {i + 1}: {name}")
+        try:
+            lines += [f"    {line}" for line in _COMPILERS[name](opts, types)]
+        except TypeError as exc:
+            raise JobError(f"{name}: bad options {opts!r} ({exc}).") from None
+    lines.append("    return run")
+    source_of = {
+        m["target"]: m["source"] for s in job["steps"] if "ApplyMapping" in s for m in s["ApplyMapping"]["mappings"]
+    }
+    return _SCRIPT.format(
+        name=job.get("name", "job"),
+        runtime=_runtime_source(),
+        job_json=json.dumps(job, indent=1, default=str),
+        transform="\n".join(lines),
+        job_name=job.get("name", "job"),
+        source_of=repr(source_of),
+    )
+
+
+def _runtime_source() -> str:
+    source = inspect.getsource(spark_runtime)
+    body = source.split('"""', 2)[2]  # without the module docstring
+    return body.replace("from __future__ import annotations\n", "").lstrip()
+
+
+def _apply_mapping(opts: dict[str, Any], types: dict[str, str]) -> list[str]:
+    mappings, keep = opts.get("mappings"), opts.get("keep_unmapped", False)
+    extra = set(opts) - {"mappings", "keep_unmapped"}
+    if extra:
+        raise TypeError(f"unexpected option(s) {sorted(extra)}")
+    if not mappings:
+        raise JobError("ApplyMapping needs a non-empty 'mappings' list of {source, target, type}.")
+    for m in mappings:
+        if not {"source", "target", "type"} <= set(m):
+            raise JobError(f"ApplyMapping entry {m} needs 'source', 'target' and 'type'.")
+        if m["type"] not in TYPES:
+            raise JobError(f"ApplyMapping: type {m['type']!r} of {m['source']!r} is not one of {', '.join(TYPES)}.")
+    types.clear()
+    types.update({m["target"]: m["type"] for m in mappings})
+    rows = ",\n".join(f"        ({m['source']!r}, {m['target']!r}, {m['type']!r})" for m in mappings)
+    return ["run.apply_mapping(", "    [", rows, "    ],", f"    keep_unmapped={bool(keep)!r},", ")"]
+
+
+def _resolve_choice(opts: dict[str, Any], types: dict[str, str]) -> list[str]:
+    from .cleaning import DEFAULT_DATE_FORMATS
+
+    extra = set(opts) - {"date_formats", "decimal_comma", "quarantine_above"}
+    if extra:
+        raise TypeError(f"unexpected option(s) {sorted(extra)}")
+    if not types:
+        raise JobError("ResolveChoice needs the column types from an ApplyMapping step before it.")
+    above = opts.get("quarantine_above", 0.001)
+    if not 0 <= above <= 1:
+        raise JobError(f"ResolveChoice: quarantine_above must be a share from 0 to 1, got {above!r}.")
+    try:
+        patterns = [spark_runtime.java_date_pattern(f) for f in opts.get("date_formats") or DEFAULT_DATE_FORMATS]
+    except ValueError as exc:
+        raise JobError(f"ResolveChoice: {exc}") from None
+    comma = set(opts.get("decimal_comma") or [])
+    typed = []
+    for c, t in types.items():
+        text = f"text(col({c!r}))"
+        expr = {
+            "string": text,
+            "category": text,
+            "float": f"number({text}, decimal_comma={c in comma})",
+            "int": f"to_int(number({text}, decimal_comma={c in comma}))",
+            "bool": f"to_bool({text})",
+            "date": f"to_date({text}, DATE_PATTERNS)",
+            "timestamp": f"to_timestamp({text})",
+        }[t]
+        typed.append(f"        {c!r}: {expr},")
+    return [
+        f"DATE_PATTERNS = {patterns!r}",
+        "run.resolve_choice(",
+        "    {",
+        *typed,
+        "    },",
+        f"    quarantine_above={above!r},",
+        ")",
+    ]
+
+
+def _standardize(opts: dict[str, Any], types: dict[str, str]) -> list[str]:
+    columns = opts.get("columns") or {}
+    out = []
+    for c, o in columns.items():
+        o = {k: v for k, v in (o or {}).items() if k != "public"}
+        unknown = set(o) - {"trim", "case", "canonical", "values"}
+        if unknown:
+            raise JobError(f"Standardize {c!r}: unknown option(s) {sorted(unknown)}.")
+        if o.get("case") not in (None, "lower", "upper", "title"):
+            raise JobError(f"Standardize: case must be lower, upper, title or null, got {o['case']!r}.")
+        lookup = {str(v).casefold(): str(v) for v in o.get("canonical") or []}
+        lookup |= {str(k).strip().casefold(): str(v) for k, v in (o.get("values") or {}).items()}
+        out.append(
+            f"        {c!r}: standardize(col({c!r}), trim={bool(o.get('trim', True))}, "
+            f"case={o.get('case')!r}, lookup={lookup!r}),"
+        )
+    return ["run.standardize(", "    {", *out, "    }", ")"]
+
+
+def _drop_duplicates(opts: dict[str, Any], types: dict[str, str]) -> list[str]:
+    extra = set(opts) - {"keys"}
+    if extra:
+        raise TypeError(f"unexpected option(s) {sorted(extra)}")
+    return [f"run.drop_duplicates({list(opts.get('keys') or [])!r})"]
+
+
+def _rule(rule: dict[str, Any], types: dict[str, str]) -> str:
+    known = {"name", "column", "min", "max", "allowed", "regex", "not_null"}
+    unknown = set(rule) - known
+    if unknown:
+        raise JobError(f"Validate rule {rule.get('name')!r}: unknown key(s) {sorted(unknown)}; use {sorted(known)}.")
+    name, c = rule.get("name"), rule.get("column")
+    if not name or not c:
+        raise JobError(f"Validate rule {rule} needs a 'name' and a 'column'.")
+    column, parts = f"col({c!r})", []
+    if rule.get("not_null"):
+        parts.append(f"{column}.isNull()")
+    if "min" in rule or "max" in rule:
+        type_ = types.get(c, "float")
+        if type_ in ("date", "timestamp"):
+            lo, hi = (f"F.lit({str(rule[k])!r}).cast({type_!r})" if k in rule else None for k in ("min", "max"))
+        elif type_ in ("int", "float"):
+            lo, hi = (f"F.lit({rule[k]!r})" if k in rule else None for k in ("min", "max"))
+        else:
+            raise JobError(f"Validate rule {name!r}: min/max need a numeric or date column, {c!r} is {type_}.")
+        parts += [f"({column} < {lo})"] if lo else []
+        parts += [f"({column} > {hi})"] if hi else []
+    if "allowed" in rule:
+        parts.append(f"({column}.isNotNull() & ~{column}.isin({list(rule['allowed'])!r}))")
+    if "regex" in rule:
+        parts.append(f"({column}.isNotNull() & ~regex_full_match({column}, {rule['regex']!r}))")
+    bad = " | ".join(f"F.coalesce({p}, F.lit(False))" for p in parts) or "F.lit(False)"
+    return f"        ({name!r}, {bad}),"
+
+
+def _validate(opts: dict[str, Any], types: dict[str, str]) -> list[str]:
+    extra = set(opts) - {"rules"}
+    if extra:
+        raise TypeError(f"unexpected option(s) {sorted(extra)}")
+    return ["run.validate(", "    [", *[_rule(r, types) for r in opts.get("rules") or []], "    ]", ")"]
+
+
+def _handle_missing(opts: dict[str, Any], types: dict[str, str]) -> list[str]:
+    extra = set(opts) - {"columns", "default", "empty_columns"}
+    if extra:
+        raise TypeError(f"unexpected option(s) {sorted(extra)}")
+    empty = opts.get("empty_columns", "keep")
+    if empty not in ("keep", "drop"):
+        raise JobError(f"HandleMissing: empty_columns must be 'keep' or 'drop', got {empty!r}.")
+    default = opts.get("default", "keep")
+    columns = {}
+    for c, spec in [*(opts.get("columns") or {}).items(), ("(default)", default)]:
+        spec = {"strategy": spec} if isinstance(spec, str) else dict(spec)
+        strategy = spec.get("strategy", "keep")
+        if strategy not in MISSING_STRATEGIES:
+            raise JobError(
+                f"HandleMissing: strategy {strategy!r} for {c!r} is not one of {', '.join(MISSING_STRATEGIES)}."
+            )
+        if strategy == "constant" and "value" not in spec:
+            raise JobError(f"HandleMissing: 'constant' for {c!r} needs a 'value'.")
+        if strategy == "median" and c in types and types[c] not in ("int", "float"):
+            raise JobError(f"HandleMissing: 'median' needs a numeric column; {c!r} is {types[c]}.")
+        if c != "(default)":
+            columns[c] = (strategy, spec.get("value"))
+    if isinstance(default, dict):
+        default = default.get("strategy", "keep")
+    return [f"run.handle_missing({columns!r}, default={default!r}, empty_columns={empty!r})"]
+
+
+def _drop_fields(opts: dict[str, Any], types: dict[str, str]) -> list[str]:
+    columns = list(opts.get("columns") or [])
+    for c in columns:
+        types.pop(c, None)
+    return [f"run.drop_fields({columns!r})"]
+
+
+def _select_fields(opts: dict[str, Any], types: dict[str, str]) -> list[str]:
+    columns = list(opts.get("columns") or [])
+    kept = {c: types[c] for c in columns if c in types}
+    types.clear()
+    types.update(kept)
+    return [f"run.select_fields({columns!r})"]
+
+
+_COMPILERS = {
+    "ApplyMapping": _apply_mapping,
+    "ResolveChoice": _resolve_choice,
+    "Standardize": _standardize,
+    "DropDuplicates": _drop_duplicates,
+    "Validate": _validate,
+    "HandleMissing": _handle_missing,
+    "DropFields": _drop_fields,
+    "SelectFields": _select_fields,
+}
+
+_SCRIPT = '''"""Cleaning job {name!r}, compiled by workshop_utils.cleaning_spark (do not edit by hand: edit the job).
+
+Runs on a local Spark session:
+    python this_script.py --input raw.csv --output out/
+and as an AWS Glue {glue} job with the arguments --input s3://... --output s3://...
+It writes out/table and out/quarantine (Parquet) and out/report (one JSON line).
+"""
+
+# ruff: noqa
+from __future__ import annotations
+
+import argparse
+import sys
+
+{runtime}
+
+JOB = {job_json}
+
+SOURCE_OF = {source_of}
+
+
+{transform}
+
+
+def run_job(spark: SparkSession, input_path: str, output_path: str) -> None:
+    for key, value in SPARK_SETTINGS.items():
+        spark.conf.set(key, value)
+    run = transform(spark, read_input(spark, input_path))
+    table, quarantine, report = run.finish({job_name!r}, SOURCE_OF)
+    write_output(table, quarantine, report, run.types, output_path)
+
+
+def main(argv: list[str]) -> None:
+    try:
+        from awsglue.context import GlueContext
+        from awsglue.job import Job
+        from awsglue.utils import getResolvedOptions
+    except ImportError:  # not on AWS Glue: a local session
+        parser = argparse.ArgumentParser(description=__doc__)
+        parser.add_argument("--input", required=True)
+        parser.add_argument("--output", required=True)
+        parser.add_argument("--master", default="local[*]")
+        args = parser.parse_args(argv)
+        builder = SparkSession.builder.master(args.master).appName({job_name!r})
+        builder = builder.config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "16")
+        spark = builder.getOrCreate()
+        spark.sparkContext.setLogLevel("ERROR")
+        try:
+            run_job(spark, args.input, args.output)
+        finally:
+            spark.stop()
+        return
+    from pyspark.context import SparkContext
+
+    args = getResolvedOptions(sys.argv, ["JOB_NAME", "input", "output"])
+    glue = GlueContext(SparkContext.getOrCreate())
+    glue_job = Job(glue)
+    glue_job.init(args["JOB_NAME"], args)
+    run_job(glue.spark_session, args["input"], args["output"])
+    glue_job.commit()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
+'''.replace("{glue}", GLUE_VERSION)
+
+
+# --------------------------------------------------------------------------- running locally
+
+
+def run_script(script: str, input_path: str | Path, output_dir: str | Path, timeout: int = 1800) -> dict[str, Any]:
+    """Run a compiled script in its own process on a local Spark session; returns the report and
+    types it wrote. Spark's start-up (10 s or so) is measured apart in ``spark_startup_s``."""
+    check_java()
+    output_dir = Path(output_dir)
+    if output_dir.exists() and any(output_dir.iterdir()):
+        raise JobError(f"{output_dir} is not empty: the job writes new outputs only, choose an empty folder.")
+    script_path = output_dir.parent / f".{output_dir.name}-job.py"
+    script_path.parent.mkdir(parents=True, exist_ok=True)
+    script_path.write_text(script)
+    env = os.environ | {"PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, str(script_path), "--input", str(input_path), "--output", str(output_dir)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+    )
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        tail = "\n".join(proc.stderr.strip().splitlines()[-15:])
+        raise JobError(f"The Spark job failed (exit {proc.returncode}):\n{tail}")
+    (line,) = [p.read_text() for p in sorted((output_dir / "report").glob("part-*")) if p.read_text().strip()]
+    out = json.loads(line)
+    out["seconds"] = seconds
+    return out
+
+
+def run_job(df: pd.DataFrame, job: dict[str, Any] | str | Path | None = None) -> JobResult:
+    """Run a cleaning job on ``df`` with the compiled script on a local Spark session (text in,
+    as the raw CSV is read); same result as ``cleaning.run_job``."""
+    job = load_job(job)
+    if df.shape[1] == 0 or len(df) == 0:
+        raise JobError("The input table is empty (no rows or no columns): check the source file.")
+    script = compile_job(job)
+    with tempfile.TemporaryDirectory(prefix="workshop-spark-") as tmp:
+        source = Path(tmp) / "raw.parquet"
+        text = df.astype("string").rename(columns=str)
+        text.to_parquet(source, index=False)
+        out = run_script(script, source, Path(tmp) / "out")
+        table = pd.read_parquet(Path(tmp) / "out" / "table")
+        quarantine = pd.read_parquet(Path(tmp) / "out" / "quarantine")
+    from .cleaning_polars import PANDAS_DTYPES
+
+    types = out["types"]
+    report = out["report"] | {"engine": "spark", "seconds": round(out["seconds"], 1)}
+    return JobResult(
+        table=_typed(table, types, PANDAS_DTYPES),
+        quarantine=_typed(quarantine, types | {SOURCE_ROW: "int", QUARANTINE_REASON: "string"}, PANDAS_DTYPES),
+        types=types,
+        report=report,
+    )
+
+
+def _typed(frame: pd.DataFrame, types: dict[str, str], dtypes: dict[str, str]) -> pd.DataFrame:
+    for c in frame.columns:
+        if types.get(c) == "category":
+            frame[c] = frame[c].astype("string").astype("category")
+        elif types.get(c) in dtypes:
+            frame[c] = frame[c].astype(dtypes[types[c]])
+    return frame.reset_index(drop=True)
