@@ -35,6 +35,18 @@ setup() {
     "$VENV/bin/python" -m ipykernel install --sys-prefix --name workshop --display-name "Python (workshop)" >/dev/null
     touch "$STAMP"
   fi
+  check_java
+}
+
+check_java() {
+  # Local Spark (the cleaning job's Spark engine) needs Java 17+; everything else runs without it.
+  local java=${JAVA_HOME:+$JAVA_HOME/bin/}java version
+  if ! version=$("$java" -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1) || [ -z "$version" ]; then
+    echo "==> note: no Java runtime found; local Spark needs Java 17+ (apt install openjdk-17-jre-headless," \
+      "brew install openjdk@17, or conda install -c conda-forge openjdk=17). Everything else works without it."
+  elif [ "$version" -lt 17 ]; then
+    echo "==> note: Java $version found; local Spark needs Java 17+ (set JAVA_HOME to a newer one)."
+  fi
 }
 
 cmd=${1:-help}

@@ -405,7 +405,7 @@ def rule_violation_expr(col: str, dtype: pl.DataType, rule: dict[str, Any]) -> p
             bad = bad | (c > bound(rule["max"])).fill_null(False)
     if "allowed" in rule:
         allowed = pl.Series(rule["allowed"], strict=False)
-        bad = bad | (c.is_not_null() & ~c.is_in(allowed.cast(dtype, strict=False)).fill_null(False))
+        bad = bad | (c.is_not_null() & ~c.is_in(allowed.cast(dtype, strict=False).to_list()).fill_null(False))
     if "regex" in rule:
         matches = c.cast(pl.Utf8).str.contains(f"^(?:{rule['regex']})$").fill_null(False)
         bad = bad | (c.is_not_null() & ~matches)

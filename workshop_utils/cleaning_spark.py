@@ -80,7 +80,7 @@ def compile_job(job: dict[str, Any] | str | Path | None = None) -> str:
     return _SCRIPT.format(
         name=job.get("name", "job"),
         runtime=_runtime_source(),
-        job_json=json.dumps(job, indent=1, default=str),
+        job_json=repr(json.dumps(job, default=str)),
         transform="\n".join(lines),
         job_name=job.get("name", "job"),
         source_of=repr(source_of),
@@ -282,7 +282,7 @@ import sys
 
 {runtime}
 
-JOB = {job_json}
+JOB = json.loads({job_json})  # the job spec this script was compiled from
 
 SOURCE_OF = {source_of}
 
@@ -398,3 +398,83 @@ def _typed(frame: pd.DataFrame, types: dict[str, str], dtypes: dict[str, str]) -
         elif types.get(c) in dtypes:
             frame[c] = frame[c].astype(dtypes[types[c]])
     return frame.reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- AWS Glue
+
+
+def glue_role_policy(bucket: str, prefix: str) -> dict[str, Any]:
+    """The IAM permissions the job's role needs (attach to a role trusted by glue.amazonaws.com,
+    together with the managed policy AWSGlueServiceRole): read the raw data and the script,
+    write the outputs under the prefix, nothing else in the bucket."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ReadAndWriteTheWorkshopPrefix",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:PutObject"],
+                "Resource": f"arn:aws:s3:::{bucket}/{prefix}/*",
+            },
+            {
+                "Sid": "ListThePrefix",
+                "Effect": "Allow",
+                "Action": "s3:ListBucket",
+                "Resource": f"arn:aws:s3:::{bucket}",
+                "Condition": {"StringLike": {"s3:prefix": f"{prefix}/*"}},
+            },
+        ],
+    }
+
+
+def glue_job_request(
+    name: str, role_arn: str, script_uri: str, workers: int = 2, worker_type: str = "G.1X", timeout_min: int = 60
+) -> dict[str, Any]:
+    """The ``glue.create_job`` request for a compiled script (Glue 5: Spark 3.5, Python 3.11)."""
+    if workers < 2:
+        raise JobError(f"A Glue Spark job needs at least 2 workers, got {workers}.")
+    return {
+        "Name": name,
+        "Role": role_arn,
+        "Command": {"Name": "glueetl", "ScriptLocation": script_uri, "PythonVersion": "3"},
+        "GlueVersion": GLUE_VERSION,
+        "WorkerType": worker_type,
+        "NumberOfWorkers": workers,
+        "Timeout": timeout_min,
+        "MaxRetries": 0,  # a failed cleaning run is looked at, not retried blindly
+        "DefaultArguments": {"--job-language": "python", "--enable-metrics": "true"},
+        "Description": "Workshop cleaning job compiled by workshop_utils.cleaning_spark",
+    }
+
+
+def create_glue_job(store: Any, settings: Any, job: dict[str, Any], role_arn: str, name: str | None = None) -> str:
+    """Upload the compiled script to ``{prefix}/processed/{run}/glue/`` and create the Glue job; returns
+    its name. ``store.glue`` is the Glue client (real AWS in aws mode; tests stub it)."""
+    job = load_job(job)
+    name = name or f"{settings.prefix}-{job.get('name', 'clean')}-{settings.run_id}".replace("/", "-")
+    key = settings.key("processed", "glue", f"{job.get('name', 'clean')}.py")
+    store.put_once(key, compile_job(job).encode(), "text/x-python")
+    store.glue.create_job(**glue_job_request(name, role_arn, f"s3://{store.bucket}/{key}"))
+    return name
+
+
+def start_glue_job(glue: Any, name: str, input_uri: str, output_uri: str) -> str:
+    """Start a run of the job on ``input_uri`` (CSV or Parquet) writing under ``output_uri``; returns the run id."""
+    response = glue.start_job_run(JobName=name, Arguments={"--input": input_uri, "--output": output_uri})
+    return response["JobRunId"]
+
+
+def wait_for_glue_job(glue: Any, name: str, run_id: str, poll_s: float = 15, timeout_s: float = 3600) -> dict:
+    """Poll until the run ends; returns the JobRun, or raises with Glue's error message."""
+    waited = 0.0
+    while True:
+        run = glue.get_job_run(JobName=name, RunId=run_id)["JobRun"]
+        state = run["JobRunState"]
+        if state == "SUCCEEDED":
+            return run
+        if state in ("FAILED", "ERROR", "TIMEOUT", "STOPPED", "EXPIRED"):
+            raise JobError(f"Glue job {name} run {run_id} ended {state}: {run.get('ErrorMessage', 'no message')}")
+        if waited >= timeout_s:
+            raise JobError(f"Glue job {name} run {run_id} still {state} after {timeout_s:.0f} s; see the Glue console.")
+        time.sleep(poll_s)
+        waited += poll_s

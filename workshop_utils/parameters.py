@@ -71,6 +71,10 @@ def _optional_names(value: Any) -> str | None:
     return "must be None or a list of column names"
 
 
+def _engine(value: Any) -> str | None:
+    return None if value in ("pandas", "polars", "spark") else "must be one of pandas, polars, spark"
+
+
 def _text(value: Any) -> str | None:
     return None if isinstance(value, str) and value else "must be a non-empty text"
 
@@ -98,6 +102,8 @@ RULES: dict[str, Callable[[Any], str | None]] = {
     "job_file": _optional_file,
     "quasi_identifiers": _optional_names,
     "model_name": _text,
+    "cleaning_engine": _engine,
+    "run_on_spark": _bool,
 }
 
 

@@ -37,9 +37,10 @@ def job_for(spec: DatasetSpec, raw: pd.DataFrame, job_file: str | None = None) -
 
 
 def run_cleaning(
-    store: S3Store, settings: Settings, spec: DatasetSpec, job: dict[str, Any] | None = None
+    store: S3Store, settings: Settings, spec: DatasetSpec, job: dict[str, Any] | None = None, engine: str = "polars"
 ) -> CleaningOutput:
-    """Run a cleaning job on the newest raw table; write Parquet, quarantine, report, job, catalog entry."""
+    """Run a cleaning job on the newest raw table; write Parquet, quarantine, report, job, catalog entry.
+    ``engine``: see ``cleaning.run_job`` (all three give the same table)."""
     source = catalog.find_table(store, settings, spec.tables.raw)
     raw = catalog.read_table(store, source)
     if settings.sample_rows:
@@ -47,7 +48,7 @@ def run_cleaning(
     if job is None:
         job, _ = job_for(spec, raw)
     cleaning.validate_job(job)
-    result = cleaning.run_job(raw, job)
+    result = cleaning.run_job(raw, job, engine)
     if spec.target not in result.table.columns:
         raise cleaning.JobError(
             f"The cleaning job's output has no column {spec.target!r} (the dataset's target); "
