@@ -264,3 +264,19 @@ def test_glue_job_is_uploaded_created_started_and_awaited(store, settings):
         cleaning_spark.glue_job_request("x", role, "s3://b/s.py", workers=1)
     policy = cleaning_spark.glue_role_policy("bucket", "workshop")
     assert policy["Statement"][0]["Resource"] == "arn:aws:s3:::bucket/workshop/*"
+
+
+@needs_java
+def test_pii_scan_on_spark_finds_what_the_local_scan_finds(sample):
+    from workshop_utils import pii, pii_spark
+
+    local = pii.scan(sample, "bank", sample_rows=5000)
+    on_spark = pii_spark.scan(sample, "bank", sample_rows=5000)
+    assert (on_spark.rows, on_spark.rows_scanned, on_spark.sampled) == (len(sample), 5000, True)
+    assert {(f.column, f.type) for f in on_spark.findings} == {(f.column, f.type) for f in local.findings}
+    # the masked examples point at the table's own rows
+    finding = on_spark.findings[0]
+    example = finding.examples[0]
+    assert pii.mask(sample.loc[example["row"], finding.column]) == example["value"]
+    request = pii_spark.glue_scan_request("scan", "arn:aws:iam::1:role/r", "s3://b/s.py", "s3://b/workshop_utils.zip")
+    assert request["DefaultArguments"]["--extra-py-files"] == "s3://b/workshop_utils.zip"

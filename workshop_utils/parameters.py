@@ -75,6 +75,12 @@ def _engine(value: Any) -> str | None:
     return None if value in ("pandas", "polars", "spark") else "must be one of pandas, polars, spark"
 
 
+def _optional_role(value: Any) -> str | None:
+    if value is None or (isinstance(value, str) and value.startswith("arn:aws") and ":role/" in value):
+        return None
+    return "must be an IAM role ARN (arn:aws:iam::<account>:role/<name>) or None"
+
+
 def _text(value: Any) -> str | None:
     return None if isinstance(value, str) and value else "must be a non-empty text"
 
@@ -104,6 +110,7 @@ RULES: dict[str, Callable[[Any], str | None]] = {
     "model_name": _text,
     "cleaning_engine": _engine,
     "run_on_spark": _bool,
+    "glue_role_arn": _optional_role,
 }
 
 

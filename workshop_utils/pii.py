@@ -436,9 +436,21 @@ def scan(
         raise ValueError(f"Cannot scan {table!r}: it has no columns.")
     sampled = sample_rows is not None and len(df) > sample_rows
     part = df.sample(sample_rows, random_state=seed).sort_index() if sampled else df
-    scale = len(df) / max(len(part), 1)
-    findings = [f for col in df.columns if (f := scan_column(part[col], str(col), scale, today)) is not None]
-    return ScanReport(table, len(df), len(part), bool(sampled), df.shape[1], findings)
+    return scan_sample(part, len(df), table, today)
+
+
+def scan_sample(part: pd.DataFrame, rows: int, table: str = "table", today: date | None = None) -> ScanReport:
+    """Scan ``part``, a row sample (index: the rows' numbers) of a table of ``rows`` rows; counts are
+    scaled to the whole table. ``scan`` samples with pandas; ``pii_spark`` samples with Spark."""
+    scale = rows / max(len(part), 1)
+    findings = [f for col in part.columns if (f := scan_column(part[col], str(col), scale, today)) is not None]
+    return ScanReport(table, rows, len(part), len(part) < rows, part.shape[1], findings)
+
+
+def report_from_dict(data: dict[str, Any]) -> ScanReport:
+    """The inverse of ``ScanReport.to_dict``."""
+    fields = {k: v for k, v in data.items() if k not in ("summary", "findings")}
+    return ScanReport(**fields, findings=[Finding(**f) for f in data["findings"]])
 
 
 def plot_findings(report: ScanReport, ax: Any = None) -> Any:

@@ -123,3 +123,73 @@ def quarantine_preview(out: CleaningOutput, n: int = 5) -> pd.DataFrame:
     ]
     cols = [cleaning.SOURCE_ROW, cleaning.QUARANTINE_REASON, *dict.fromkeys(ruled)]
     return out.result.quarantine[cols].head(n)
+
+
+# --------------------------------------------------------------------------- beyond one machine
+
+
+def spark_steps(job: dict[str, Any]) -> str:
+    """The compiled job's step code (the part of the Spark script that is the job itself)."""
+    from .. import cleaning_spark
+
+    script = cleaning_spark.compile_job(job)
+    return script[script.index("def transform") : script.index("    return run") + len("    return run")]
+
+
+def compare_engines(out: CleaningOutput, engines: tuple[str, ...] = ("pandas", "spark")) -> pd.DataFrame:
+    """Run the same job on the same raw rows with other engines; one row per engine with its counts,
+    its time and whether its table equals this run's."""
+    import time
+
+    rows = []
+    for engine in engines:
+        start = time.perf_counter()
+        result = cleaning.run_job(out.raw, out.job, engine)
+        rows.append(
+            {
+                "engine": engine,
+                "seconds": round(time.perf_counter() - start, 1),
+                "rows_out": result.report["rows_out"],
+                "quarantined": result.report["rows_quarantined"],
+                "duplicates_removed": result.report["duplicates_removed"],
+                "same table": result.table.astype(object).equals(out.result.table.astype(object)),
+                "same types": result.types == out.result.types,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def glue_job_plan(
+    store: S3Store, settings: Settings, spec: DatasetSpec, job: dict[str, Any], role_arn: str | None
+) -> dict[str, Any]:
+    """What running the job on AWS Glue takes: the create_job request, the run's arguments and the
+    IAM policy of the job's role (with a placeholder role when none is given)."""
+    from .. import cleaning_spark
+
+    raw = catalog.find_table(store, settings, spec.tables.raw)
+    script_key = settings.key("processed", "glue", f"{job.get('name', 'clean')}.py")
+    return {
+        "create_job": cleaning_spark.glue_job_request(
+            f"{settings.prefix}-{job.get('name', 'clean')}",
+            role_arn or "arn:aws:iam::<account>:role/<glue-role>",
+            f"s3://{store.bucket}/{script_key}",
+        ),
+        "start_job_run": {
+            "--input": f"s3://{store.bucket}/{raw['Parameters']['objectKey']}",
+            "--output": f"s3://{store.bucket}/{settings.key('processed', 'glue', 'output')}",
+        },
+        "role_policy": cleaning_spark.glue_role_policy(store.bucket, settings.prefix),
+    }
+
+
+def run_on_glue(store: S3Store, settings: Settings, spec: DatasetSpec, job: dict[str, Any], role_arn: str) -> dict:
+    """Upload the compiled script, create the Glue job, run it on the raw table and wait (aws mode only)."""
+    from .. import cleaning_spark
+
+    if settings.storage_mode != "aws":
+        raise cleaning.JobError("AWS Glue runs need storage_mode='aws' (the local S3 server has no Glue jobs).")
+    plan = glue_job_plan(store, settings, spec, job, role_arn)
+    name = cleaning_spark.create_glue_job(store, settings, job, role_arn, name=plan["create_job"]["Name"])
+    args = plan["start_job_run"]
+    run_id = cleaning_spark.start_glue_job(store.glue, name, args["--input"], args["--output"])
+    return cleaning_spark.wait_for_glue_job(store.glue, name, run_id)
