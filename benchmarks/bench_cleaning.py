@@ -61,21 +61,28 @@ spark.stop()
 """
 
 
-def generated_csv(rows: int) -> Path:
-    """The sample generator's rows (text, with its dirt), written in chunks with distinct seeds."""
-    from workshop_utils.sample_data import generate_bank_customers
+GENERATE = r"""
+import sys
+from pathlib import Path
+from workshop_utils.sample_data import generate_bank_customers
+rows, chunk, path = int(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
+with path.open("w") as f:
+    for i, start in enumerate(range(0, rows, chunk)):
+        generate_bank_customers(min(chunk, rows - start), seed=100 + i).to_csv(f, index=False, header=i == 0)
+        print(f"  generating {path.name}: {min(start + chunk, rows):,} rows", file=sys.stderr, flush=True)
+"""
 
+
+def generated_csv(rows: int) -> Path:
+    """The sample generator's rows (text, with its dirt), written in chunks with distinct seeds, in a
+    child process: Linux keeps a process's peak RSS across fork and exec, so a big parent would
+    inflate every engine's measured peak."""
     path = DATA / f"bank_customers_{rows}.csv"
-    if path.exists():
-        return path
-    DATA.mkdir(exist_ok=True)
-    part = path.with_suffix(".part")
-    with part.open("w") as f:
-        for i, start in enumerate(range(0, rows, CHUNK)):
-            generate_bank_customers(min(CHUNK, rows - start), seed=100 + i).to_csv(f, index=False, header=i == 0)
-            print(f"  generating {path.name}: {min(start + CHUNK, rows):,} rows", end="\r", flush=True)
-    part.rename(path)
-    print()
+    if not path.exists():
+        DATA.mkdir(exist_ok=True)
+        part = path.with_suffix(".part")
+        subprocess.run([sys.executable, "-c", GENERATE, str(rows), str(CHUNK), str(part)], check=True)
+        part.rename(path)
     return path
 
 

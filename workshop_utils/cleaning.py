@@ -176,6 +176,81 @@ def _require(df: pd.DataFrame, columns: list[str], step: str) -> None:
         )
 
 
+# --------------------------------------------------------------------------- checks every engine shares
+
+
+def new_report() -> dict[str, Any]:
+    """The report's counters before the first step (every engine fills the same ones)."""
+    return {
+        "steps": [],
+        "coercion_failures": {},
+        "quarantined_by_rule": {},
+        "duplicates_removed": 0,
+        "dropped_for_missing": {},
+        "data_dependent_fills": {},
+    }
+
+
+def check_mappings(mappings: list[dict[str, str]] | None) -> None:
+    if not mappings:
+        raise JobError("ApplyMapping needs a non-empty 'mappings' list of {source, target, type}.")
+    for m in mappings:
+        if not {"source", "target", "type"} <= set(m):
+            raise JobError(f"ApplyMapping entry {m} needs 'source', 'target' and 'type'.")
+        if m["type"] not in TYPES:
+            raise JobError(f"ApplyMapping: type {m['type']!r} of {m['source']!r} is not one of {', '.join(TYPES)}.")
+    targets = [m["target"] for m in mappings]
+    if len(set(targets)) != len(targets):
+        raise JobError(f"ApplyMapping: target names repeat: {sorted({t for t in targets if targets.count(t) > 1})}.")
+
+
+def check_share(quarantine_above: float) -> None:
+    if not 0 <= quarantine_above <= 1:
+        raise JobError(f"ResolveChoice: quarantine_above must be a share from 0 to 1, got {quarantine_above!r}.")
+
+
+def missing_strategy(col: str, spec: Any, type_: str | None, numeric: bool = False) -> tuple[str, Any]:
+    """(strategy, constant) of one HandleMissing entry, checked; ``type_``: the column's declared type."""
+    spec = {"strategy": spec} if isinstance(spec, str) else dict(spec)
+    strategy = spec.get("strategy", "keep")
+    if strategy not in MISSING_STRATEGIES:
+        raise JobError(
+            f"HandleMissing: strategy {strategy!r} for {col!r} is not one of {', '.join(MISSING_STRATEGIES)}."
+        )
+    if strategy == "constant" and "value" not in spec:
+        raise JobError(f"HandleMissing: 'constant' for {col!r} needs a 'value'.")
+    if strategy == "median" and type_ not in ("int", "float") and not numeric:
+        raise JobError(f"HandleMissing: 'median' needs a numeric column; {col!r} is {type_}.")
+    return strategy, spec.get("value")
+
+
+def check_empty_columns(empty_columns: str) -> None:
+    if empty_columns not in ("keep", "drop"):
+        raise JobError(f"HandleMissing: empty_columns must be 'keep' or 'drop', got {empty_columns!r}.")
+
+
+def check_rule(rule: dict[str, Any]) -> None:
+    known = {"name", "column", "min", "max", "allowed", "regex", "not_null"}
+    unknown = set(rule) - known
+    if unknown:
+        raise JobError(f"Validate rule {rule.get('name')!r}: unknown key(s) {sorted(unknown)}; use {sorted(known)}.")
+    if not rule.get("name") or not rule.get("column"):
+        raise JobError(f"Validate rule {rule} needs a 'name' and a 'column'.")
+
+
+def standardize_options(col: str, opts: dict[str, Any] | None) -> tuple[bool, str | None, dict[str, str]]:
+    """(trim, case, lookup) of one Standardize entry: ``lookup`` maps case-folded variants to spellings."""
+    opts = {k: v for k, v in (opts or {}).items() if k != "public"}
+    unknown = set(opts) - {"trim", "case", "canonical", "values"}
+    if unknown:
+        raise JobError(f"Standardize {col!r}: unknown option(s) {sorted(unknown)}.")
+    if opts.get("case") not in (None, "lower", "upper", "title"):
+        raise JobError(f"Standardize: case must be lower, upper, title or null, got {opts['case']!r}.")
+    lookup = {str(v).casefold(): str(v) for v in opts.get("canonical") or []}
+    lookup |= {str(k).strip().casefold(): str(v) for k, v in (opts.get("values") or {}).items()}
+    return bool(opts.get("trim", True)), opts.get("case"), lookup
+
+
 # --------------------------------------------------------------------------- the steps
 
 
@@ -186,29 +261,12 @@ class _Run:
         self.df = df
         self.types: dict[str, str] = {}
         self.quarantine: list[pd.DataFrame] = []
-        self.report: dict[str, Any] = {
-            "steps": [],
-            "coercion_failures": {},
-            "quarantined_by_rule": {},
-            "duplicates_removed": 0,
-            "dropped_for_missing": {},
-            "data_dependent_fills": {},
-        }
+        self.report: dict[str, Any] = new_report()
 
     def apply_mapping(self, mappings: list[dict[str, str]], keep_unmapped: bool = False) -> None:
-        if not mappings:
-            raise JobError("ApplyMapping needs a non-empty 'mappings' list of {source, target, type}.")
-        for m in mappings:
-            if not {"source", "target", "type"} <= set(m):
-                raise JobError(f"ApplyMapping entry {m} needs 'source', 'target' and 'type'.")
-            if m["type"] not in TYPES:
-                raise JobError(f"ApplyMapping: type {m['type']!r} of {m['source']!r} is not one of {', '.join(TYPES)}.")
+        check_mappings(mappings)
         _require(self.df, [m["source"] for m in mappings], "ApplyMapping")
         targets = [m["target"] for m in mappings]
-        if len(set(targets)) != len(targets):
-            raise JobError(
-                f"ApplyMapping: target names repeat: {sorted({t for t in targets if targets.count(t) > 1})}."
-            )
         unmapped = [c for c in self.df.columns if c not in {m["source"] for m in mappings}]
         out = self.df[[m["source"] for m in mappings]]
         out.columns = targets
@@ -229,8 +287,7 @@ class _Run:
         column, say), their rows go to quarantine with the reason instead of silently losing a value."""
         if not self.types:
             raise JobError("ResolveChoice needs the column types from an ApplyMapping step before it.")
-        if not 0 <= quarantine_above <= 1:
-            raise JobError(f"ResolveChoice: quarantine_above must be a share from 0 to 1, got {quarantine_above!r}.")
+        check_share(quarantine_above)
         _require(self.df, list(decimal_comma or []), "ResolveChoice.decimal_comma")
         bad_rows = pd.Series(False, index=self.df.index)
         reasons = pd.Series("", index=self.df.index, dtype=object)
@@ -274,9 +331,8 @@ class _Run:
         failed_any = pd.Series(False, index=self.df.index)
         reasons = pd.Series("", index=self.df.index, dtype=object)
         for rule in rules:
-            name, col = rule.get("name"), rule.get("column")
-            if not name or not col:
-                raise JobError(f"Validate rule {rule} needs a 'name' and a 'column'.")
+            check_rule(rule)
+            name, col = rule["name"], rule["column"]
             _require(self.df, [col], f"Validate rule {name!r}")
             bad = rule_violations(self.df[col], rule)
             self.report["quarantined_by_rule"][name] = int(bad.sum())
@@ -293,8 +349,7 @@ class _Run:
     ) -> None:
         """Per column: keep nulls, drop their rows, or fill. ``empty_columns: drop`` removes columns
         that have no value at all (named in the report): nothing could be learned from them."""
-        if empty_columns not in ("keep", "drop"):
-            raise JobError(f"HandleMissing: empty_columns must be 'keep' or 'drop', got {empty_columns!r}.")
+        check_empty_columns(empty_columns)
         columns = columns or {}
         _require(self.df, list(columns), "HandleMissing")
         if empty_columns == "drop":
@@ -304,13 +359,8 @@ class _Run:
                 self.df = self.df.drop(columns=empty)
                 self.types = {c: t for c, t in self.types.items() if c not in empty}
         for col in self.df.columns:
-            spec = columns.get(col, default)
-            spec = {"strategy": spec} if isinstance(spec, str) else dict(spec)
-            strategy = spec.get("strategy", "keep")
-            if strategy not in MISSING_STRATEGIES:
-                raise JobError(
-                    f"HandleMissing: strategy {strategy!r} for {col!r} is not one of {', '.join(MISSING_STRATEGIES)}."
-                )
+            numeric = pd.api.types.is_numeric_dtype(self.df[col])
+            strategy, constant = missing_strategy(col, columns.get(col, default), self.types.get(col), numeric)
             nulls = self.df[col].isna()
             if strategy == "keep" or not nulls.any():
                 continue
@@ -319,12 +369,8 @@ class _Run:
                 self.df = self.df[~nulls]
                 continue
             if strategy == "constant":
-                if "value" not in spec:
-                    raise JobError(f"HandleMissing: 'constant' for {col!r} needs a 'value'.")
-                value = spec["value"]
+                value = constant
             elif strategy == "median":
-                if self.types.get(col) not in ("int", "float") and not pd.api.types.is_numeric_dtype(self.df[col]):
-                    raise JobError(f"HandleMissing: 'median' needs a numeric column; {col!r} is {self.types.get(col)}.")
                 value = self.df[col].median()
                 value = round(value) if self.types.get(col) == "int" else value
                 self.report["data_dependent_fills"][col] = {"strategy": "median", "value": _jsonable(value)}
@@ -385,10 +431,7 @@ def standardize_values(
 
 def rule_violations(s: pd.Series, rule: dict[str, Any]) -> pd.Series:
     """Rows breaking a rule. Nulls break only a ``not_null`` rule."""
-    known = {"name", "column", "min", "max", "allowed", "regex", "not_null"}
-    unknown = set(rule) - known
-    if unknown:
-        raise JobError(f"Validate rule {rule.get('name')!r}: unknown key(s) {sorted(unknown)}; use {sorted(known)}.")
+    check_rule(rule)
     present = s.notna()
     bad = pd.Series(False, index=s.index)
     if rule.get("not_null"):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,14 +27,20 @@ import polars as pl
 from .cleaning import (
     DEFAULT_DATE_FORMATS,
     FALSE_WORDS,
-    MISSING_STRATEGIES,
     QUARANTINE_REASON,
     SOURCE_ROW,
     TRUE_WORDS,
     TYPES,
     JobError,
     JobResult,
+    check_empty_columns,
+    check_mappings,
+    check_rule,
+    check_share,
     load_job,
+    missing_strategy,
+    new_report,
+    standardize_options,
 )
 
 # pandas.read_csv's default missing-value strings: a CSV read here has the same nulls as there
@@ -48,6 +55,7 @@ ISO_TIMESTAMP_FORMATS = (
     "%Y-%m-%d",
 )
 _REASON = "__reason"
+BATCH_ROWS = 1_000_000
 
 
 def _text(col: str) -> pl.Expr:
@@ -110,16 +118,10 @@ class _PolarsRun:
         self.lf = lf
         self.workdir = workdir  # None: checkpoints stay in memory
         self.checkpoints = 0
+        self.source_rows = 0  # set once counted: the range of the source-row numbers
         self.types: dict[str, str] = {}
         self.quarantine: list[pl.LazyFrame] = []
-        self.report: dict[str, Any] = {
-            "steps": [],
-            "coercion_failures": {},
-            "quarantined_by_rule": {},
-            "duplicates_removed": 0,
-            "dropped_for_missing": {},
-            "data_dependent_fills": {},
-        }
+        self.report: dict[str, Any] = new_report()
 
     # ------------------------------------------------------------------ plumbing
 
@@ -131,16 +133,39 @@ class _PolarsRun:
         return dict(self.lf.collect_schema())
 
     def checkpoint(self, lf: pl.LazyFrame) -> pl.LazyFrame:
-        """Materialise ``lf`` (to memory, or to a Parquet file when streaming) and read it back lazily."""
+        """Materialise ``lf`` (to memory, or to Parquet files when streaming) and read it back lazily.
+
+        When streaming, a query over an earlier checkpoint is sunk in slices of ``BATCH_ROWS`` source
+        rows, each read through the row-group statistics of that checkpoint: one sink over the whole
+        query let Polars' streaming engine grow to ~7 GiB on 10M rows (string expressions such as
+        ``replace_strict`` kept their input alive), sliced it stays near one slice's size."""
         if self.workdir is None:
             return lf.collect().lazy()
         self.checkpoints += 1
-        path = self.workdir / f"checkpoint-{self.checkpoints:02d}.parquet"
-        lf.sink_parquet(path, compression="lz4", statistics=False)  # read once, soon: speed over size
-        return pl.scan_parquet(path)
+        folder = self.workdir / f"checkpoint-{self.checkpoints:02d}"
+        folder.mkdir()
+        # read once, soon: fast compression; statistics let the next slices skip row groups
+        options = {"compression": "lz4", "row_group_size": 100_000}
+        if self.checkpoints == 1:  # the first reads the input file, which only streams whole
+            lf.sink_parquet(folder / "part-00000.parquet", **options)
+        else:
+            for i, part in enumerate(self.slices(lf)):
+                part.write_parquet(folder / f"part-{i:05d}.parquet", **options)
+        return pl.scan_parquet(folder / "*.parquet")
+
+    def slices(self, lf: pl.LazyFrame) -> Iterator[pl.DataFrame]:
+        """``lf`` collected ``BATCH_ROWS`` source rows at a time (the source-row filter reaches the
+        checkpoint's Parquet reader, which skips the row groups outside the slice)."""
+        for start in range(0, max(self.source_rows, 1), BATCH_ROWS):
+            yield lf.filter(pl.col(SOURCE_ROW).is_between(start, start + BATCH_ROWS, closed="left")).collect()
+
+    @property
+    def engine(self) -> str:
+        """Polars' streaming engine when streaming (its in-memory one would load whole columns)."""
+        return "auto" if self.workdir is None else "streaming"
 
     def rows(self) -> int:
-        return int(self.lf.select(pl.len()).collect().item())
+        return int(self.lf.select(pl.len()).collect(engine=self.engine).item())
 
     def require(self, columns: list[str], step: str) -> None:
         have = self.columns
@@ -159,19 +184,8 @@ class _PolarsRun:
     # ------------------------------------------------------------------ the steps
 
     def apply_mapping(self, mappings: list[dict[str, str]], keep_unmapped: bool = False) -> None:
-        if not mappings:
-            raise JobError("ApplyMapping needs a non-empty 'mappings' list of {source, target, type}.")
-        for m in mappings:
-            if not {"source", "target", "type"} <= set(m):
-                raise JobError(f"ApplyMapping entry {m} needs 'source', 'target' and 'type'.")
-            if m["type"] not in TYPES:
-                raise JobError(f"ApplyMapping: type {m['type']!r} of {m['source']!r} is not one of {', '.join(TYPES)}.")
+        check_mappings(mappings)
         self.require([m["source"] for m in mappings], "ApplyMapping")
-        targets = [m["target"] for m in mappings]
-        if len(set(targets)) != len(targets):
-            raise JobError(
-                f"ApplyMapping: target names repeat: {sorted({t for t in targets if targets.count(t) > 1})}."
-            )
         sources = {m["source"] for m in mappings}
         unmapped = [c for c in self.columns if c not in sources]
         selected = [pl.col(m["source"]).alias(m["target"]) for m in mappings]
@@ -187,8 +201,7 @@ class _PolarsRun:
     ) -> None:
         if not self.types:
             raise JobError("ResolveChoice needs the column types from an ApplyMapping step before it.")
-        if not 0 <= quarantine_above <= 1:
-            raise JobError(f"ResolveChoice: quarantine_above must be a share from 0 to 1, got {quarantine_above!r}.")
+        check_share(quarantine_above)
         self.require(list(decimal_comma or []), "ResolveChoice.decimal_comma")
         schema = self.schema()
         formats = date_formats or DEFAULT_DATE_FORMATS
@@ -213,7 +226,7 @@ class _PolarsRun:
         counts = marked.select(
             *[pl.col(f"__failed_{c}").is_not_null().sum().alias(f"f_{c}") for c in checked],
             *[pl.col(f"__present_{c}").sum().alias(f"p_{c}") for c in checked],
-        ).collect()
+        ).collect(engine=self.engine)
         reasons = []
         for c in checked:
             failed, present = int(counts[f"f_{c}"][0]), int(counts[f"p_{c}"][0])
@@ -232,11 +245,8 @@ class _PolarsRun:
         self.require(list(columns), "Standardize")
         exprs = []
         for col, opts in columns.items():
-            opts = {k: v for k, v in (opts or {}).items() if k != "public"}
-            unknown = set(opts) - {"trim", "case", "canonical", "values"}
-            if unknown:
-                raise JobError(f"Standardize {col!r}: unknown option(s) {sorted(unknown)}.")
-            exprs.append(standardize_expr(col, **opts).alias(col))
+            trim, case, lookup = standardize_options(col, opts)
+            exprs.append(standardize_expr(col, trim, case, lookup).alias(col))
         self.lf = self.lf.with_columns(exprs)
 
     def drop_duplicates(self, keys: list[str] | None = None) -> None:
@@ -244,23 +254,26 @@ class _PolarsRun:
             self.require(keys, "DropDuplicates")
         before = self.rows()
         # Two 64-bit row hashes with different seeds stand for the row (a false match needs a
-        # 128-bit collision); keeping the first of each is 2x faster than unique() on 36 columns.
+        # 128-bit collision). Only they and the row numbers are held in memory (24 bytes a row):
+        # is_first_distinct over the whole rows does not stream, and unique() is 2x slower.
         row = pl.struct(keys or self.columns)
-        first = pl.struct(row.hash(seed=0).alias("h0"), row.hash(seed=1).alias("h1")).is_first_distinct()
-        self.lf = self.checkpoint(self.lf.filter(first))
+        hashes = self.lf.select(SOURCE_ROW, row.hash(seed=0).alias("h0"), row.hash(seed=1).alias("h1"))
+        hashes = hashes.collect() if self.workdir is None else pl.concat(self.slices(hashes))
+        hashes = hashes.sort(SOURCE_ROW)
+        repeats = hashes.filter(~pl.struct("h0", "h1").is_first_distinct())[SOURCE_ROW].to_list()
+        self.lf = self.checkpoint(self.lf.filter(~pl.col(SOURCE_ROW).is_in(repeats)))
         self.report["duplicates_removed"] += before - self.rows()
 
     def validate(self, rules: list[dict[str, Any]]) -> None:
         schema = self.schema()
         flags = []
         for rule in rules:
-            name, col = rule.get("name"), rule.get("column")
-            if not name or not col:
-                raise JobError(f"Validate rule {rule} needs a 'name' and a 'column'.")
+            check_rule(rule)
+            name, col = rule["name"], rule["column"]
             self.require([col], f"Validate rule {name!r}")
             flags.append((name, rule_violation_expr(col, schema[col], rule)))
         marked = self.checkpoint(self.lf.with_columns(*[bad.alias(f"__bad_{i}") for i, (_, bad) in enumerate(flags)]))
-        counts = marked.select(*[pl.col(f"__bad_{i}").sum() for i in range(len(flags))]).collect()
+        counts = marked.select(*[pl.col(f"__bad_{i}").sum() for i in range(len(flags))]).collect(engine=self.engine)
         for i, (name, _) in enumerate(flags):
             self.report["quarantined_by_rule"][name] = int(counts[f"__bad_{i}"][0])
         parts = [pl.when(pl.col(f"__bad_{i}")).then(pl.lit(name)) for i, (name, _) in enumerate(flags)]
@@ -271,34 +284,26 @@ class _PolarsRun:
     def handle_missing(
         self, columns: dict[str, Any] | None = None, default: str = "keep", empty_columns: str = "keep"
     ) -> None:
-        if empty_columns not in ("keep", "drop"):
-            raise JobError(f"HandleMissing: empty_columns must be 'keep' or 'drop', got {empty_columns!r}.")
+        check_empty_columns(empty_columns)
         columns = columns or {}
         self.require(list(columns), "HandleMissing")
         if empty_columns == "drop":
             candidates = [c for c in self.columns if c not in columns]
-            stats = self.lf.select(pl.len().alias("__n"), *[pl.col(c).null_count() for c in candidates]).collect()
+            stats = self.lf.select(pl.len().alias("__n"), *[pl.col(c).null_count() for c in candidates]).collect(
+                engine=self.engine
+            )
             empty = [c for c in candidates if stats[c][0] == stats["__n"][0]]
             if empty:
                 self.report["empty_columns_dropped"] = empty
                 self.lf = self.lf.drop(empty)
                 self.types = {c: t for c, t in self.types.items() if c not in empty}
-        plan = []
+        schema, plan = self.schema(), []
         for col in self.columns:
-            spec = columns.get(col, default)
-            spec = {"strategy": spec} if isinstance(spec, str) else dict(spec)
-            strategy = spec.get("strategy", "keep")
-            if strategy not in MISSING_STRATEGIES:
-                raise JobError(
-                    f"HandleMissing: strategy {strategy!r} for {col!r} is not one of {', '.join(MISSING_STRATEGIES)}."
-                )
-            if strategy == "constant" and "value" not in spec:
-                raise JobError(f"HandleMissing: 'constant' for {col!r} needs a 'value'.")
-            if strategy == "median" and self.types.get(col) not in ("int", "float"):
-                if not self.schema()[col].is_numeric():
-                    raise JobError(f"HandleMissing: 'median' needs a numeric column; {col!r} is {self.types.get(col)}.")
+            strategy, constant = missing_strategy(
+                col, columns.get(col, default), self.types.get(col), schema[col].is_numeric()
+            )
             if strategy != "keep":
-                plan.append((col, strategy, spec))
+                plan.append((col, strategy, constant))
         if not plan:
             return
         # The pandas engine handles columns in order: a 'drop' removes rows before the next
@@ -310,9 +315,9 @@ class _PolarsRun:
                 aggs.append(pl.col(col).filter(alive).median().alias(f"v{i}"))
             if strategy == "drop":
                 alive = alive & pl.col(col).is_not_null()
-        stats = self.lf.select(aggs).collect()
+        stats = self.lf.select(aggs).collect(engine=self.engine)
         fills, keep = [], pl.lit(True)
-        for i, (col, strategy, spec) in enumerate(plan):
+        for i, (col, strategy, constant) in enumerate(plan):
             nulls = int(stats[f"n{i}"][0])
             if not nulls:
                 continue
@@ -321,7 +326,7 @@ class _PolarsRun:
                 keep = keep & pl.col(col).is_not_null()
                 continue
             if strategy == "constant":
-                value = spec["value"]
+                value = constant
             elif strategy == "median":
                 value = stats[f"v{i}"][0]
                 value = round(value) if self.types.get(col) == "int" else value
@@ -335,7 +340,7 @@ class _PolarsRun:
         self.lf = self.lf.filter(keep).with_columns(fills) if fills else self.lf.filter(keep)
 
     def _mode(self, col: str, alive: pl.Expr) -> Any:
-        counts = self.lf.filter(alive & pl.col(col).is_not_null()).group_by(col).len().collect()
+        counts = self.lf.filter(alive & pl.col(col).is_not_null()).group_by(col).len().collect(engine=self.engine)
         if counts.is_empty():
             return None
         top = counts.filter(pl.col("len") == pl.col("len").max())
@@ -352,16 +357,8 @@ class _PolarsRun:
         self.types = {c: self.types[c] for c in columns if c in self.types}
 
 
-def standardize_expr(
-    col: str,
-    trim: bool = True,
-    case: str | None = None,
-    canonical: list[str] | None = None,
-    values: dict[str, str] | None = None,
-) -> pl.Expr:
+def standardize_expr(col: str, trim: bool, case: str | None, lookup: dict[str, str]) -> pl.Expr:
     """Trim, collapse spaces, fold case and map variants to one spelling (see ``cleaning.standardize_values``)."""
-    if case not in (None, "lower", "upper", "title"):
-        raise JobError(f"Standardize: case must be lower, upper, title or null, got {case!r}.")
     fixed = pl.col(col).cast(pl.Utf8)
     if trim:
         fixed = fixed.str.strip_chars().str.replace_all(r"\s+", " ")
@@ -369,19 +366,16 @@ def standardize_expr(
         fixed = {"lower": fixed.str.to_lowercase, "upper": fixed.str.to_uppercase, "title": fixed.str.to_titlecase}[
             case
         ]()
-    lookup = {str(v).casefold(): str(v) for v in canonical or []}
-    lookup |= {str(k).strip().casefold(): str(v) for k, v in (values or {}).items()}
     if lookup:
-        fixed = fixed.str.to_lowercase().replace_strict(list(lookup), list(lookup.values()), default=fixed)
+        # default=None and a coalesce: with default=<expression> the streaming engine held whole columns
+        mapped = fixed.str.to_lowercase().replace_strict(list(lookup), list(lookup.values()), default=None)
+        fixed = pl.coalesce(mapped, fixed)
     return fixed
 
 
 def rule_violation_expr(col: str, dtype: pl.DataType, rule: dict[str, Any]) -> pl.Expr:
     """True where a row breaks the rule. Nulls break only a ``not_null`` rule."""
-    known = {"name", "column", "min", "max", "allowed", "regex", "not_null"}
-    unknown = set(rule) - known
-    if unknown:
-        raise JobError(f"Validate rule {rule.get('name')!r}: unknown key(s) {sorted(unknown)}; use {sorted(known)}.")
+    check_rule(rule)
     c = pl.col(col)
     bad = c.is_null() if rule.get("not_null") else pl.lit(False)
     if "min" in rule or "max" in rule:
@@ -426,11 +420,14 @@ def _run(lf: pl.LazyFrame, job: dict[str, Any], workdir: Path | None) -> tuple[_
     names = lf.collect_schema().names()
     if len(names) <= 1:
         raise JobError("The input table is empty (no rows or no columns): check the source file.")
-    stats = lf.select(pl.len().alias(SOURCE_ROW), *[pl.col(c).null_count() for c in names[1:]]).collect()
+    stats = lf.select(pl.len().alias(SOURCE_ROW), *[pl.col(c).null_count() for c in names[1:]]).collect(
+        engine="streaming"
+    )
     rows_in = int(stats[SOURCE_ROW][0])
     if rows_in == 0:
         raise JobError("The input table is empty (no rows or no columns): check the source file.")
     run = _PolarsRun(lf, workdir)
+    run.source_rows = rows_in
     handlers = {
         "ApplyMapping": run.apply_mapping,
         "ResolveChoice": run.resolve_choice,
@@ -556,9 +553,9 @@ def run_job_on_file(
         run.lf.drop(SOURCE_ROW).sink_parquet(table_path)
         _quarantine(run, list(run.types)).sink_parquet(quarantine_path)
         table = pl.scan_parquet(table_path)
-        nulls = table.select(pl.all().null_count()).collect().row(0, named=True)
-        rows_out = int(table.select(pl.len()).collect().item())
-        rows_quarantined = int(pl.scan_parquet(quarantine_path).select(pl.len()).collect().item())
+        nulls = table.select(pl.all().null_count()).collect(engine="streaming").row(0, named=True)
+        rows_out = int(table.select(pl.len()).collect(engine="streaming").item())
+        rows_quarantined = int(pl.scan_parquet(quarantine_path).select(pl.len()).collect(engine="streaming").item())
         report = _finish_report(
             run, job, rows_in, raw_nulls, {c: int(v) for c, v in nulls.items()}, rows_out, rows_quarantined
         )

@@ -24,7 +24,19 @@ from typing import Any
 import pandas as pd
 
 from . import spark_runtime
-from .cleaning import MISSING_STRATEGIES, QUARANTINE_REASON, SOURCE_ROW, TYPES, JobError, JobResult, load_job
+from .cleaning import (
+    QUARANTINE_REASON,
+    SOURCE_ROW,
+    JobError,
+    JobResult,
+    check_empty_columns,
+    check_mappings,
+    check_rule,
+    check_share,
+    load_job,
+    missing_strategy,
+    standardize_options,
+)
 
 GLUE_VERSION = "5.0"  # Spark 3.5.4, Python 3.11
 JAVA_HINT = (
@@ -98,13 +110,7 @@ def _apply_mapping(opts: dict[str, Any], types: dict[str, str]) -> list[str]:
     extra = set(opts) - {"mappings", "keep_unmapped"}
     if extra:
         raise TypeError(f"unexpected option(s) {sorted(extra)}")
-    if not mappings:
-        raise JobError("ApplyMapping needs a non-empty 'mappings' list of {source, target, type}.")
-    for m in mappings:
-        if not {"source", "target", "type"} <= set(m):
-            raise JobError(f"ApplyMapping entry {m} needs 'source', 'target' and 'type'.")
-        if m["type"] not in TYPES:
-            raise JobError(f"ApplyMapping: type {m['type']!r} of {m['source']!r} is not one of {', '.join(TYPES)}.")
+    check_mappings(mappings)
     types.clear()
     types.update({m["target"]: m["type"] for m in mappings})
     rows = ",\n".join(f"        ({m['source']!r}, {m['target']!r}, {m['type']!r})" for m in mappings)
@@ -120,8 +126,7 @@ def _resolve_choice(opts: dict[str, Any], types: dict[str, str]) -> list[str]:
     if not types:
         raise JobError("ResolveChoice needs the column types from an ApplyMapping step before it.")
     above = opts.get("quarantine_above", 0.001)
-    if not 0 <= above <= 1:
-        raise JobError(f"ResolveChoice: quarantine_above must be a share from 0 to 1, got {above!r}.")
+    check_share(above)
     try:
         patterns = [spark_runtime.java_date_pattern(f) for f in opts.get("date_formats") or DEFAULT_DATE_FORMATS]
     except ValueError as exc:
@@ -155,18 +160,8 @@ def _standardize(opts: dict[str, Any], types: dict[str, str]) -> list[str]:
     columns = opts.get("columns") or {}
     out = []
     for c, o in columns.items():
-        o = {k: v for k, v in (o or {}).items() if k != "public"}
-        unknown = set(o) - {"trim", "case", "canonical", "values"}
-        if unknown:
-            raise JobError(f"Standardize {c!r}: unknown option(s) {sorted(unknown)}.")
-        if o.get("case") not in (None, "lower", "upper", "title"):
-            raise JobError(f"Standardize: case must be lower, upper, title or null, got {o['case']!r}.")
-        lookup = {str(v).casefold(): str(v) for v in o.get("canonical") or []}
-        lookup |= {str(k).strip().casefold(): str(v) for k, v in (o.get("values") or {}).items()}
-        out.append(
-            f"        {c!r}: standardize(col({c!r}), trim={bool(o.get('trim', True))}, "
-            f"case={o.get('case')!r}, lookup={lookup!r}),"
-        )
+        trim, case, lookup = standardize_options(c, o)
+        out.append(f"        {c!r}: standardize(col({c!r}), trim={trim}, case={case!r}, lookup={lookup!r}),")
     return ["run.standardize(", "    {", *out, "    }", ")"]
 
 
@@ -178,13 +173,8 @@ def _drop_duplicates(opts: dict[str, Any], types: dict[str, str]) -> list[str]:
 
 
 def _rule(rule: dict[str, Any], types: dict[str, str]) -> str:
-    known = {"name", "column", "min", "max", "allowed", "regex", "not_null"}
-    unknown = set(rule) - known
-    if unknown:
-        raise JobError(f"Validate rule {rule.get('name')!r}: unknown key(s) {sorted(unknown)}; use {sorted(known)}.")
-    name, c = rule.get("name"), rule.get("column")
-    if not name or not c:
-        raise JobError(f"Validate rule {rule} needs a 'name' and a 'column'.")
+    check_rule(rule)
+    name, c = rule["name"], rule["column"]
     column, parts = f"col({c!r})", []
     if rule.get("not_null"):
         parts.append(f"{column}.isNull()")
@@ -218,25 +208,11 @@ def _handle_missing(opts: dict[str, Any], types: dict[str, str]) -> list[str]:
     if extra:
         raise TypeError(f"unexpected option(s) {sorted(extra)}")
     empty = opts.get("empty_columns", "keep")
-    if empty not in ("keep", "drop"):
-        raise JobError(f"HandleMissing: empty_columns must be 'keep' or 'drop', got {empty!r}.")
-    default = opts.get("default", "keep")
-    columns = {}
-    for c, spec in [*(opts.get("columns") or {}).items(), ("(default)", default)]:
-        spec = {"strategy": spec} if isinstance(spec, str) else dict(spec)
-        strategy = spec.get("strategy", "keep")
-        if strategy not in MISSING_STRATEGIES:
-            raise JobError(
-                f"HandleMissing: strategy {strategy!r} for {c!r} is not one of {', '.join(MISSING_STRATEGIES)}."
-            )
-        if strategy == "constant" and "value" not in spec:
-            raise JobError(f"HandleMissing: 'constant' for {c!r} needs a 'value'.")
-        if strategy == "median" and c in types and types[c] not in ("int", "float"):
-            raise JobError(f"HandleMissing: 'median' needs a numeric column; {c!r} is {types[c]}.")
-        if c != "(default)":
-            columns[c] = (strategy, spec.get("value"))
-    if isinstance(default, dict):
-        default = default.get("strategy", "keep")
+    check_empty_columns(empty)
+    default, _ = missing_strategy("(default)", opts.get("default", "keep"), None, numeric=True)
+    columns = {
+        c: missing_strategy(c, spec, types.get(c), c not in types) for c, spec in (opts.get("columns") or {}).items()
+    }
     return [f"run.handle_missing({columns!r}, default={default!r}, empty_columns={empty!r})"]
 
 
@@ -277,9 +253,6 @@ It writes out/table and out/quarantine (Parquet) and out/report (one JSON line).
 # ruff: noqa
 from __future__ import annotations
 
-import argparse
-import sys
-
 {runtime}
 
 JOB = json.loads({job_json})  # the job spec this script was compiled from
@@ -298,38 +271,8 @@ def run_job(spark: SparkSession, input_path: str, output_path: str) -> None:
     write_output(table, quarantine, report, run.types, output_path)
 
 
-def main(argv: list[str]) -> None:
-    try:
-        from awsglue.context import GlueContext
-        from awsglue.job import Job
-        from awsglue.utils import getResolvedOptions
-    except ImportError:  # not on AWS Glue: a local session
-        parser = argparse.ArgumentParser(description=__doc__)
-        parser.add_argument("--input", required=True)
-        parser.add_argument("--output", required=True)
-        parser.add_argument("--master", default="local[*]")
-        args = parser.parse_args(argv)
-        builder = SparkSession.builder.master(args.master).appName({job_name!r})
-        builder = builder.config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "16")
-        spark = builder.getOrCreate()
-        spark.sparkContext.setLogLevel("ERROR")
-        try:
-            run_job(spark, args.input, args.output)
-        finally:
-            spark.stop()
-        return
-    from pyspark.context import SparkContext
-
-    args = getResolvedOptions(sys.argv, ["JOB_NAME", "input", "output"])
-    glue = GlueContext(SparkContext.getOrCreate())
-    glue_job = Job(glue)
-    glue_job.init(args["JOB_NAME"], args)
-    run_job(glue.spark_session, args["input"], args["output"])
-    glue_job.commit()
-
-
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main(run_job, {job_name!r}, sys.argv[1:])
 '''.replace("{glue}", GLUE_VERSION)
 
 

@@ -28,9 +28,6 @@ and as an AWS Glue {glue} job with the workshop package in --extra-py-files.
 # ruff: noqa
 from __future__ import annotations
 
-import argparse
-import sys
-
 {runtime}
 
 SAMPLE_ROWS = {sample_rows}
@@ -57,36 +54,8 @@ def scan(spark: SparkSession, input_path: str, output_path: str) -> None:
     spark.createDataFrame([(text,)], "value string").coalesce(1).write.mode("errorifexists").text(f"{{output_path}}/report")
 
 
-def main(argv: list[str]) -> None:
-    try:
-        from awsglue.context import GlueContext
-        from awsglue.job import Job
-        from awsglue.utils import getResolvedOptions
-    except ImportError:  # not on AWS Glue: a local session
-        parser = argparse.ArgumentParser(description=__doc__)
-        parser.add_argument("--input", required=True)
-        parser.add_argument("--output", required=True)
-        args = parser.parse_args(argv)
-        builder = SparkSession.builder.master("local[*]").appName("pii-scan").config("spark.ui.enabled", "false")
-        spark = builder.getOrCreate()
-        spark.sparkContext.setLogLevel("ERROR")
-        try:
-            scan(spark, args.input, args.output)
-        finally:
-            spark.stop()
-        return
-    from pyspark.context import SparkContext
-
-    args = getResolvedOptions(sys.argv, ["JOB_NAME", "input", "output"])
-    glue = GlueContext(SparkContext.getOrCreate())
-    glue_job = Job(glue)
-    glue_job.init(args["JOB_NAME"], args)
-    scan(glue.spark_session, args["input"], args["output"])
-    glue_job.commit()
-
-
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main(scan, "pii-scan", sys.argv[1:])
 '''
 
 

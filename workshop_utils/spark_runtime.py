@@ -9,7 +9,11 @@ checks that the two give the same rows, types, quarantine reasons and counts.
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
+import sys
+from collections.abc import Callable
 from typing import Any
 
 from pyspark.sql import Column, DataFrame, SparkSession, Window
@@ -134,7 +138,9 @@ class Run:
         self.spark = spark
         self.rows_in = df.count()
         self.raw_nulls = _null_counts(df)
-        self.df = _with_row_index(df).localCheckpoint()
+        # a multi-line CSV is read as one partition: spread the rows over the cores once numbered
+        parallelism = spark.sparkContext.defaultParallelism * 2
+        self.df = _with_row_index(df).repartitionByRange(parallelism, SOURCE_ROW).localCheckpoint()
         self.quarantine: list[DataFrame] = []
         self.types: dict[str, str] = {}
         self.report: dict[str, Any] = {
@@ -352,3 +358,36 @@ def write_output(
     text = json.dumps({"report": report, "types": types}, default=str)
     spark = table.sparkSession
     spark.createDataFrame([(text,)], "value string").coalesce(1).write.mode("errorifexists").text(f"{out}/report")
+
+
+def main(work: Callable[[SparkSession, str, str], None], app_name: str, argv: list[str]) -> None:
+    """Run ``work(spark, input, output)``: on AWS Glue inside Glue's job boilerplate (GlueContext,
+    Job.init, Job.commit), elsewhere on a local session from ``--input``/``--output``/``--master``."""
+    try:
+        from awsglue.context import GlueContext
+        from awsglue.job import Job
+        from awsglue.utils import getResolvedOptions
+    except ImportError:  # not on AWS Glue: a local session
+        parser = argparse.ArgumentParser(description=app_name)
+        parser.add_argument("--input", required=True)
+        parser.add_argument("--output", required=True)
+        parser.add_argument("--master", default="local[*]")
+        args = parser.parse_args(argv)
+        builder = SparkSession.builder.master(args.master).appName(app_name).config("spark.ui.enabled", "false")
+        builder = builder.config("spark.sql.shuffle.partitions", "16")
+        # the local driver is the executor: give it room (Spark's default is 1 GiB)
+        spark = builder.config("spark.driver.memory", os.environ.get("WORKSHOP_SPARK_MEMORY", "4g")).getOrCreate()
+        spark.sparkContext.setLogLevel("ERROR")
+        try:
+            work(spark, args.input, args.output)
+        finally:
+            spark.stop()
+        return
+    from pyspark.context import SparkContext
+
+    args = getResolvedOptions(sys.argv, ["JOB_NAME", "input", "output"])
+    glue = GlueContext(SparkContext.getOrCreate())
+    job = Job(glue)
+    job.init(args["JOB_NAME"], args)
+    work(glue.spark_session, args["input"], args["output"])
+    job.commit()
