@@ -285,3 +285,20 @@ def test_real_macie_job_path_with_botocore_stubber():
         found = macie.run_classification_job(client, "111111111111", "b", "p/x.parquet", sleep=waits.append)
         stub.assert_no_pending_responses()
     assert found == [finding] and waits == [30.0]
+
+
+def test_scanning_a_file_streams_a_sample_and_finds_what_the_frame_scan_finds(tmp_path):
+    from pathlib import Path
+
+    sample_csv = Path(__file__).resolve().parents[1] / "data" / "raw" / "bank_customers.csv"
+    frame = pd.read_csv(sample_csv, dtype=str)
+    from_file = pii.scan_file(sample_csv, "bank", sample_rows=3000)
+    assert (from_file.rows, from_file.rows_scanned, from_file.sampled) == (len(frame), 3000, True)
+    assert {(f.column, f.type) for f in from_file.findings} == {
+        (f.column, f.type) for f in pii.scan(frame, "bank", sample_rows=3000).findings
+    }
+    finding = from_file.findings[0]
+    example = finding.examples[0]  # row numbers are the file's
+    assert pii.mask(frame.loc[example["row"], finding.column]) == example["value"]
+    with pytest.raises(FileNotFoundError, match="not found"):
+        pii.scan_file(tmp_path / "missing.csv")

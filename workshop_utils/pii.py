@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -445,6 +446,36 @@ def scan_sample(part: pd.DataFrame, rows: int, table: str = "table", today: date
     scale = rows / max(len(part), 1)
     findings = [f for col in part.columns if (f := scan_column(part[col], str(col), scale, today)) is not None]
     return ScanReport(table, rows, len(part), len(part) < rows, part.shape[1], findings)
+
+
+def scan_file(
+    path: str | Path, table: str = "table", sample_rows: int = DEFAULT_SAMPLE_ROWS, seed: int = 0
+) -> ScanReport:
+    """Scan a CSV or Parquet file without loading it: Polars streams it once to count the rows and
+    keep a uniform sample of ``sample_rows`` (by row number), which ``scan_sample`` scans."""
+    import polars as pl
+
+    from .cleaning_polars import NA_STRINGS
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found: give the path of a CSV or Parquet file.")
+    lf = (
+        pl.scan_parquet(path)
+        if path.suffix == ".parquet"
+        else pl.scan_csv(path, infer_schema=False, null_values=NA_STRINGS)
+    )
+    rows = int(lf.select(pl.len()).collect(engine="streaming").item())
+    if rows > sample_rows:
+        chosen = np.sort(np.random.default_rng(seed).choice(rows, sample_rows, replace=False))
+        lf = lf.with_row_index("__row").filter(pl.col("__row").is_in(chosen.tolist()))
+    else:
+        lf = lf.with_row_index("__row")
+    sample = lf.collect(engine="streaming").to_pandas().set_index("__row")
+    sample.index.name = None
+    if sample.shape[1] == 0:
+        raise ValueError(f"Cannot scan {table!r}: it has no columns.")
+    return scan_sample(sample, rows, table)
 
 
 def report_from_dict(data: dict[str, Any]) -> ScanReport:
