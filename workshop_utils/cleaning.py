@@ -21,6 +21,7 @@ from __future__ import annotations
 import copy
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -373,11 +374,11 @@ class _Run:
             elif strategy == "median":
                 value = self.df[col].median()
                 value = round(value) if self.types.get(col) == "int" else value
-                self.report["data_dependent_fills"][col] = {"strategy": "median", "value": _jsonable(value)}
+                self.report["data_dependent_fills"][col] = {"strategy": "median", "value": jsonable(value)}
             else:
                 modes = self.df[col].mode(dropna=True)
                 value = modes.iloc[0] if len(modes) else None
-                self.report["data_dependent_fills"][col] = {"strategy": "mode", "value": _jsonable(value)}
+                self.report["data_dependent_fills"][col] = {"strategy": "mode", "value": jsonable(value)}
             if value is not None:
                 if isinstance(self.df[col].dtype, pd.CategoricalDtype) and value not in self.df[col].cat.categories:
                     self.df[col] = self.df[col].cat.add_categories([value])
@@ -459,11 +460,11 @@ def rule_violations(s: pd.Series, rule: dict[str, Any]) -> pd.Series:
     return bad.astype(bool)
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     if isinstance(value, (np.integer, np.floating, np.bool_)):
         return value.item()
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
+    if hasattr(value, "isoformat"):  # pandas Timestamps, and Polars' Python dates
+        return pd.Timestamp(value).isoformat()
     return value
 
 
@@ -503,6 +504,68 @@ def validate_job(job: Any) -> None:
 
 
 ENGINES = ("pandas", "polars", "spark")
+STEP_METHODS = {
+    "ApplyMapping": "apply_mapping",
+    "ResolveChoice": "resolve_choice",
+    "Standardize": "standardize",
+    "DropDuplicates": "drop_duplicates",
+    "Validate": "validate",
+    "HandleMissing": "handle_missing",
+    "DropFields": "drop_fields",
+    "SelectFields": "select_fields",
+}
+ROW_CHANGING_STEPS = ("ResolveChoice", "DropDuplicates", "Validate", "HandleMissing")
+
+
+def run_steps(run: Any, job: dict[str, Any], rows_in: int, count_rows: Callable[[], int]) -> None:
+    """Call the engine's method for each step in order (``STEP_METHODS``), recording rows in and out
+    and seconds in ``run.report``. Rows are counted only after the steps that can change them:
+    for a streamed file a count is a pass over the data."""
+    rows = rows_in
+    for step in job["steps"]:
+        ((name, opts),) = step.items()
+        start = time.perf_counter()
+        try:
+            getattr(run, STEP_METHODS[name])(**(opts or {}))
+        except TypeError as exc:
+            raise JobError(f"{name}: bad options {opts!r} ({exc}).") from None
+        rows_out = count_rows() if name in ROW_CHANGING_STEPS else rows
+        seconds = round(time.perf_counter() - start, 3)
+        run.report["steps"].append({"step": name, "rows_in": rows, "rows_out": rows_out, "seconds": seconds})
+        rows = rows_out
+
+
+def source_columns(job: dict[str, Any]) -> dict[str, str]:
+    """Output column -> the raw column it was mapped from (ApplyMapping)."""
+    return {
+        m["target"]: m["source"] for s in job["steps"] if "ApplyMapping" in s for m in s["ApplyMapping"]["mappings"]
+    }
+
+
+def finish_report(
+    report: dict[str, Any],
+    job: dict[str, Any],
+    rows_in: int,
+    rows_quarantined: int,
+    raw_nulls: dict[str, int],
+    table_nulls: dict[str, int],
+) -> dict[str, Any]:
+    """The report's totals after the last step (``table_nulls``: null count per output column)."""
+    source_of = source_columns(job)
+    report.update(
+        {
+            "job": job.get("name", "job"),
+            "rows_in": rows_in,
+            "rows_out": report["steps"][-1]["rows_out"] if report["steps"] else rows_in,
+            "rows_quarantined": rows_quarantined,
+            "rows_dropped_for_missing": sum(report["dropped_for_missing"].values()),
+            "nulls_before": {
+                c: raw_nulls[source_of.get(c, c)] for c in table_nulls if source_of.get(c, c) in raw_nulls
+            },
+            "nulls_after": table_nulls,
+        }
+    )
+    return report
 
 
 def run_job(df: pd.DataFrame, job: dict[str, Any] | None = None, engine: str = "pandas") -> JobResult:
@@ -528,31 +591,7 @@ def run_job(df: pd.DataFrame, job: dict[str, Any] | None = None, engine: str = "
     run = _Run(df.copy())
     run.df.index = pd.RangeIndex(len(df), name=SOURCE_ROW)  # lineage for quarantined rows
     nulls_before = df.isna().sum()
-    handlers = {
-        "ApplyMapping": run.apply_mapping,
-        "ResolveChoice": run.resolve_choice,
-        "Standardize": run.standardize,
-        "DropDuplicates": run.drop_duplicates,
-        "Validate": run.validate,
-        "HandleMissing": run.handle_missing,
-        "DropFields": run.drop_fields,
-        "SelectFields": run.select_fields,
-    }
-    for step in job["steps"]:
-        ((name, opts),) = step.items()
-        rows_before, start = len(run.df), time.perf_counter()
-        try:
-            handlers[name](**(opts or {}))
-        except TypeError as exc:
-            raise JobError(f"{name}: bad options {opts!r} ({exc}).") from None
-        run.report["steps"].append(
-            {
-                "step": name,
-                "rows_in": rows_before,
-                "rows_out": len(run.df),
-                "seconds": round(time.perf_counter() - start, 3),
-            }
-        )
+    run_steps(run, job, len(df), lambda: len(run.df))
     if not run.types:
         run.types = {c: _infer_dtype_name(run.df[c]) for c in run.df.columns}
     quarantine = (
@@ -560,21 +599,13 @@ def run_job(df: pd.DataFrame, job: dict[str, Any] | None = None, engine: str = "
         if run.quarantine
         else run.df.iloc[:0].assign(**{QUARANTINE_REASON: pd.Series(dtype=object)})
     )
-    source_of = {
-        m["target"]: m["source"] for s in job["steps"] if "ApplyMapping" in s for m in s["ApplyMapping"]["mappings"]
-    }
-    run.report.update(
-        {
-            "job": job.get("name", "job"),
-            "rows_in": len(df),
-            "rows_out": len(run.df),
-            "rows_quarantined": len(quarantine),
-            "rows_dropped_for_missing": sum(run.report["dropped_for_missing"].values()),
-            "nulls_before": {
-                c: int(nulls_before[source_of.get(c, c)]) for c in run.df.columns if source_of.get(c, c) in nulls_before
-            },
-            "nulls_after": {c: int(v) for c, v in run.df.isna().sum().items()},
-        }
+    finish_report(
+        run.report,
+        job,
+        rows_in=len(df),
+        rows_quarantined=len(quarantine),
+        raw_nulls={str(c): int(v) for c, v in nulls_before.items()},
+        table_nulls={c: int(v) for c, v in run.df.isna().sum().items()},
     )
     table = run.df.reset_index(drop=True)
     quarantine = quarantine.reset_index()

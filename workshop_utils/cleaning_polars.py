@@ -16,7 +16,6 @@ keep the values they had when they were quarantined, as in the pandas engine.
 from __future__ import annotations
 
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -37,9 +36,12 @@ from .cleaning import (
     check_mappings,
     check_rule,
     check_share,
+    finish_report,
+    jsonable,
     load_job,
     missing_strategy,
     new_report,
+    run_steps,
     standardize_options,
 )
 
@@ -333,7 +335,7 @@ class _PolarsRun:
                 self.report["data_dependent_fills"][col] = {"strategy": "median", "value": value}
             else:
                 value = self._mode(col, keep)
-                self.report["data_dependent_fills"][col] = {"strategy": "mode", "value": _jsonable(value)}
+                self.report["data_dependent_fills"][col] = {"strategy": "mode", "value": jsonable(value)}
             if value is not None:
                 fills.append(pl.col(col).fill_null(pl.lit(value)))
         # a fill is computed on the rows left after the drops of the columns before it
@@ -406,12 +408,6 @@ def rule_violation_expr(col: str, dtype: pl.DataType, rule: dict[str, Any]) -> p
     return bad
 
 
-def _jsonable(value: Any) -> Any:
-    if hasattr(value, "isoformat"):
-        return pd.Timestamp(value).isoformat()
-    return value
-
-
 # --------------------------------------------------------------------------- running a job
 
 
@@ -428,60 +424,10 @@ def _run(lf: pl.LazyFrame, job: dict[str, Any], workdir: Path | None) -> tuple[_
         raise JobError("The input table is empty (no rows or no columns): check the source file.")
     run = _PolarsRun(lf, workdir)
     run.source_rows = rows_in
-    handlers = {
-        "ApplyMapping": run.apply_mapping,
-        "ResolveChoice": run.resolve_choice,
-        "Standardize": run.standardize,
-        "DropDuplicates": run.drop_duplicates,
-        "Validate": run.validate,
-        "HandleMissing": run.handle_missing,
-        "DropFields": run.drop_fields,
-        "SelectFields": run.select_fields,
-    }
-    rows = rows_in
-    for step in job["steps"]:
-        ((name, opts),) = step.items()
-        start = time.perf_counter()
-        try:
-            handlers[name](**(opts or {}))
-        except TypeError as exc:
-            raise JobError(f"{name}: bad options {opts!r} ({exc}).") from None
-        rows_out = run.rows() if name in ("ResolveChoice", "DropDuplicates", "Validate", "HandleMissing") else rows
-        run.report["steps"].append(
-            {"step": name, "rows_in": rows, "rows_out": rows_out, "seconds": round(time.perf_counter() - start, 3)}
-        )
-        rows = rows_out
+    run_steps(run, job, rows_in, run.rows)
     if not run.types:
         run.types = {c: _type_of(dt) for c, dt in run.schema().items() if c != SOURCE_ROW}
     return run, rows_in, {c: int(stats[c][0]) for c in names[1:]}
-
-
-def _finish_report(
-    run: _PolarsRun,
-    job: dict[str, Any],
-    rows_in: int,
-    raw_nulls: dict[str, int],
-    table_nulls: dict[str, int],
-    rows_out: int,
-    rows_quarantined: int,
-) -> dict[str, Any]:
-    source_of = {
-        m["target"]: m["source"] for s in job["steps"] if "ApplyMapping" in s for m in s["ApplyMapping"]["mappings"]
-    }
-    run.report.update(
-        {
-            "job": job.get("name", "job"),
-            "rows_in": rows_in,
-            "rows_out": rows_out,
-            "rows_quarantined": rows_quarantined,
-            "rows_dropped_for_missing": sum(run.report["dropped_for_missing"].values()),
-            "nulls_before": {
-                c: raw_nulls[source_of.get(c, c)] for c in table_nulls if source_of.get(c, c) in raw_nulls
-            },
-            "nulls_after": table_nulls,
-        }
-    )
-    return run.report
 
 
 def _quarantine(run: _PolarsRun, table_columns: list[str]) -> pl.LazyFrame:
@@ -503,15 +449,8 @@ def run_job(df: pd.DataFrame, job: dict[str, Any] | str | Path | None = None) ->
     run, rows_in, raw_nulls = _run(frame.lazy(), job, None)
     table = run.lf.collect()
     quarantine = _quarantine(run, list(run.types)).collect()
-    report = _finish_report(
-        run,
-        job,
-        rows_in,
-        raw_nulls,
-        {c: table[c].null_count() for c in table.columns if c != SOURCE_ROW},
-        table.height,
-        quarantine.height,
-    )
+    table_nulls = {c: table[c].null_count() for c in table.columns if c != SOURCE_ROW}
+    report = finish_report(run.report, job, rows_in, quarantine.height, raw_nulls, table_nulls)
     return JobResult(
         table=to_pandas(table.drop(SOURCE_ROW), run.types),
         quarantine=to_pandas(quarantine, run.types | {SOURCE_ROW: "int", QUARANTINE_REASON: "string"}),
@@ -552,12 +491,10 @@ def run_job_on_file(
         run, rows_in, raw_nulls = _run(lf.with_row_index(SOURCE_ROW), job, Path(tmp) if streaming else None)
         run.lf.drop(SOURCE_ROW).sink_parquet(table_path)
         _quarantine(run, list(run.types)).sink_parquet(quarantine_path)
-        table = pl.scan_parquet(table_path)
-        nulls = table.select(pl.all().null_count()).collect(engine="streaming").row(0, named=True)
-        rows_out = int(table.select(pl.len()).collect(engine="streaming").item())
+        nulls = pl.scan_parquet(table_path).select(pl.all().null_count()).collect(engine="streaming").row(0, named=True)
         rows_quarantined = int(pl.scan_parquet(quarantine_path).select(pl.len()).collect(engine="streaming").item())
-        report = _finish_report(
-            run, job, rows_in, raw_nulls, {c: int(v) for c, v in nulls.items()}, rows_out, rows_quarantined
+        report = finish_report(
+            run.report, job, rows_in, rows_quarantined, raw_nulls, {c: int(v) for c, v in nulls.items()}
         )
     return report | {"engine": "polars", "streaming": streaming}
 
@@ -573,15 +510,19 @@ PANDAS_DTYPES = {
 
 
 def to_pandas(frame: pl.DataFrame, types: dict[str, str]) -> pd.DataFrame:
-    """The notebook boundary: workshop types as the pandas engine gives them (categories sorted)."""
-    out = frame.to_pandas()
-    for col in out.columns:
+    """The notebook boundary: a Polars result as the pandas engine gives it."""
+    return with_workshop_dtypes(frame.to_pandas(), types)
+
+
+def with_workshop_dtypes(frame: pd.DataFrame, types: dict[str, str]) -> pd.DataFrame:
+    """Workshop types as the pandas engine's dtypes (categories sorted), for any engine's output."""
+    for col in frame.columns:
         type_ = types.get(col)
         if type_ == "category":
-            out[col] = out[col].astype("string").astype("category")
+            frame[col] = frame[col].astype("string").astype("category")
         elif type_ in PANDAS_DTYPES:
-            out[col] = out[col].astype(PANDAS_DTYPES[type_])
-    return out
+            frame[col] = frame[col].astype(PANDAS_DTYPES[type_])
+    return frame.reset_index(drop=True)
 
 
 def _type_of(dtype: pl.DataType) -> str:

@@ -35,6 +35,7 @@ from .cleaning import (
     check_share,
     load_job,
     missing_strategy,
+    source_columns,
     standardize_options,
 )
 
@@ -86,12 +87,10 @@ def compile_job(job: dict[str, Any] | str | Path | None = None) -> str:
         except TypeError as exc:
             raise JobError(f"{name}: bad options {opts!r} ({exc}).") from None
     lines.append("    return run")
-    source_of = {
-        m["target"]: m["source"] for s in job["steps"] if "ApplyMapping" in s for m in s["ApplyMapping"]["mappings"]
-    }
+    source_of = source_columns(job)
     return _SCRIPT.format(
         name=job.get("name", "job"),
-        runtime=_runtime_source(),
+        runtime=runtime_source(),
         job_json=repr(json.dumps(job, default=str)),
         transform="\n".join(lines),
         job_name=job.get("name", "job"),
@@ -99,7 +98,7 @@ def compile_job(job: dict[str, Any] | str | Path | None = None) -> str:
     )
 
 
-def _runtime_source() -> str:
+def runtime_source() -> str:
     source = inspect.getsource(spark_runtime)
     body = source.split('"""', 2)[2]  # without the module docstring
     return body.replace("from __future__ import annotations\n", "").lstrip()
@@ -322,25 +321,16 @@ def run_job(df: pd.DataFrame, job: dict[str, Any] | str | Path | None = None) ->
         out = run_script(script, source, Path(tmp) / "out")
         table = pd.read_parquet(Path(tmp) / "out" / "table")
         quarantine = pd.read_parquet(Path(tmp) / "out" / "quarantine")
-    from .cleaning_polars import PANDAS_DTYPES
+    from .cleaning_polars import with_workshop_dtypes
 
     types = out["types"]
     report = out["report"] | {"engine": "spark", "seconds": round(out["seconds"], 1)}
     return JobResult(
-        table=_typed(table, types, PANDAS_DTYPES),
-        quarantine=_typed(quarantine, types | {SOURCE_ROW: "int", QUARANTINE_REASON: "string"}, PANDAS_DTYPES),
+        table=with_workshop_dtypes(table, types),
+        quarantine=with_workshop_dtypes(quarantine, types | {SOURCE_ROW: "int", QUARANTINE_REASON: "string"}),
         types=types,
         report=report,
     )
-
-
-def _typed(frame: pd.DataFrame, types: dict[str, str], dtypes: dict[str, str]) -> pd.DataFrame:
-    for c in frame.columns:
-        if types.get(c) == "category":
-            frame[c] = frame[c].astype("string").astype("category")
-        elif types.get(c) in dtypes:
-            frame[c] = frame[c].astype(dtypes[types[c]])
-    return frame.reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------- AWS Glue

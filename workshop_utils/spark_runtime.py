@@ -136,8 +136,7 @@ class Run:
 
     def __init__(self, spark: SparkSession, df: DataFrame) -> None:
         self.spark = spark
-        self.rows_in = df.count()
-        self.raw_nulls = _null_counts(df)
+        self.rows_in, self.raw_nulls = _rows_and_nulls(df)
         # a multi-line CSV is read as one partition: spread the rows over the cores once numbered
         parallelism = spark.sparkContext.defaultParallelism * 2
         self.df = _with_row_index(df).repartitionByRange(parallelism, SOURCE_ROW).localCheckpoint()
@@ -159,8 +158,8 @@ class Run:
         self.rows = rows_out
 
     def split_off(self, marked: DataFrame) -> None:
-        """``marked`` has a reason column: rows with one go to quarantine, the others go on."""
-        marked = marked.localCheckpoint()
+        """``marked`` (computed from a checkpoint) has a reason column: rows with one go to quarantine,
+        the others go on."""
         self.quarantine.append(marked.filter(F.col(QUARANTINE_REASON).isNotNull()))
         self.df = marked.filter(F.col(QUARANTINE_REASON).isNull()).drop(QUARANTINE_REASON)
 
@@ -316,11 +315,15 @@ class Run:
         return table.drop(SOURCE_ROW), quarantine, self.report
 
 
+def _rows_and_nulls(df: DataFrame) -> tuple[int, dict[str, int]]:
+    """The row count and each column's null count, in one pass."""
+    nulls = [F.sum(col(c).isNull().cast("long")).alias(c) for c in df.columns]
+    row = df.agg(F.count(F.lit(1)).alias("__rows"), *nulls).collect()[0]
+    return int(row["__rows"]), {c: int(row[c] or 0) for c in df.columns}
+
+
 def _null_counts(df: DataFrame) -> dict[str, int]:
-    if not df.columns:
-        return {}
-    row = df.agg(*[F.sum(col(c).isNull().cast("long")).alias(c) for c in df.columns]).collect()[0]
-    return {c: int(row[c] or 0) for c in df.columns}
+    return _rows_and_nulls(df)[1]
 
 
 def _with_row_index(df: DataFrame) -> DataFrame:
