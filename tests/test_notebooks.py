@@ -35,6 +35,7 @@ PARAMS = {
     "min_protection": 0.0,
     "max_exact_copy_rate": 1.0,
     "sdv_epochs": 2,
+    "shadow_models": 4,  # notebook 06's targeted attack: 4 shadows of the 2-epoch model
     # notebook 02 also runs its job on local Spark and compares (skipped where there is no Java 17+)
     "run_on_spark": (cleaning_spark.java_version() or 0) >= 17,
 }
@@ -216,6 +217,11 @@ def test_06_released_only_what_the_allow_list_permits(run):
     internal = store.get_bytes(settings.key("reports", "report.html")).decode()
     assert "INTERNAL: for the data owner only" in internal
     assert not [k for k in keys if "report" in k]
+    # the internal report holds every attack: targeted (per target), untargeted and anonymeter's risks
+    privacy = store.read_json(settings.key("reports", "evaluation.json"))["metrics"]["privacy"]
+    assert privacy["targeted"]["games_per_target"] == 4 and len(privacy["targeted"]["targets"]) == 5
+    assert {"singling_out", "linkability", "inference"} <= set(privacy["anonymeter"])
+    assert privacy["strongest_attack"] in {a["attack"] for a in privacy["attacks"]} | {privacy["targeted"]["attack"]}
 
 
 @pytest.mark.notebooks

@@ -85,6 +85,20 @@ def _text(value: Any) -> str | None:
     return None if isinstance(value, str) and value else "must be a non-empty text"
 
 
+def _attack_strength(value: Any) -> str | None:
+    return None if value in ("off", "quick", "full") else "must be one of off, quick, full"
+
+
+def _optional_shadow_models(value: Any) -> str | None:
+    if value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 4 and value % 2 == 0):
+        return None
+    return "must be None or an even integer of at least 4"
+
+
+def _optional_positive_int(value: Any) -> str | None:
+    return None if value is None else _positive_int(value)
+
+
 RULES: dict[str, Callable[[Any], str | None]] = {
     "epsilon": _optional_positive,
     "delta": _optional_delta,
@@ -111,6 +125,9 @@ RULES: dict[str, Callable[[Any], str | None]] = {
     "cleaning_engine": _engine,
     "run_on_spark": _bool,
     "glue_role_arn": _optional_role,
+    "attack_strength": _attack_strength,
+    "shadow_models": _optional_shadow_models,
+    "shadow_epochs": _optional_positive_int,
 }
 
 

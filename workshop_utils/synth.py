@@ -28,6 +28,7 @@ round-trip both.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import time
@@ -111,6 +112,37 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, pd.Timestamp):
         return value.isoformat()
     raise TypeError(f"cannot store {type(value).__name__} in a saved model")
+
+
+# Both are deterministic functions of public settings, and opacus' PRV accountant spends seconds
+# in pure Python on each call: shadow models (targeted_attack) and sweeps repeat the same calls.
+@functools.lru_cache(maxsize=256)
+def _calibrated_noise(sample_rate: float, steps: int, eps_sgd: float, delta_sgd: float) -> float:
+    from opacus.accountants.utils import get_noise_multiplier
+
+    with warnings.catch_warnings():
+        # opacus' PRV accountant warns "Optimal order is the largest alpha" from an RDP
+        # bound it uses only to size its grid; the epsilon it returns is the PRV one.
+        warnings.filterwarnings("ignore", message="Optimal order is the largest alpha")
+        return get_noise_multiplier(
+            target_epsilon=eps_sgd,
+            target_delta=delta_sgd,
+            sample_rate=sample_rate,
+            steps=steps,
+            accountant="prv",
+            epsilon_tolerance=0.005,
+        )
+
+
+@functools.lru_cache(maxsize=1024)
+def _prv_epsilon(sigma: float, sample_rate: float, steps: int, delta: float) -> float:
+    from opacus.accountants import PRVAccountant
+
+    accountant = PRVAccountant()
+    accountant.history = [(sigma, sample_rate, steps)]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Optimal order is the largest alpha")
+        return accountant.get_epsilon(delta=delta)
 
 
 class DPTVAESynthesizer:
@@ -450,30 +482,11 @@ class DPTVAESynthesizer:
         return self.loss_factor * rec + kld
 
     def _noise_multiplier(self, sample_rate: float, steps: int, eps_sgd: float, delta_sgd: float) -> float:
-        from opacus.accountants.utils import get_noise_multiplier
-
-        with warnings.catch_warnings():
-            # opacus' PRV accountant warns "Optimal order is the largest alpha" from an RDP
-            # bound it uses only to size its grid; the epsilon it returns is the PRV one.
-            warnings.filterwarnings("ignore", message="Optimal order is the largest alpha")
-            return get_noise_multiplier(
-                target_epsilon=eps_sgd,
-                target_delta=delta_sgd,
-                sample_rate=sample_rate,
-                steps=steps,
-                accountant="prv",
-                epsilon_tolerance=0.005,
-            )
+        return _calibrated_noise(sample_rate, steps, eps_sgd, delta_sgd)
 
     @staticmethod
     def _prv_epsilon(sigma: float, sample_rate: float, steps: int, delta: float) -> float:
-        from opacus.accountants import PRVAccountant
-
-        accountant = PRVAccountant()
-        accountant.history = [(sigma, sample_rate, steps)]
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Optimal order is the largest alpha")
-            return accountant.get_epsilon(delta=delta)
+        return _prv_epsilon(sigma, sample_rate, steps, delta)
 
     def _train(self, data: torch.Tensor) -> None:
         n = data.shape[0]
@@ -526,7 +539,9 @@ class DPTVAESynthesizer:
                     self.model_.decoder.log_sigma.weight.clamp_(math.log(0.01), 0.0)
             self.epoch_seconds_.append(time.perf_counter() - epoch_start)
             self.loss_history_.append(total / max(count, 1))
-            if self.private and (epoch + 1 == self.epochs or (epoch + 1) % max(1, self.epochs // 10) == 0):
+            # the epsilon curve (for the bar and plot_training) costs a PRV evaluation per point
+            checkpoint = self.progress and (epoch + 1) % max(1, self.epochs // 10) == 0
+            if self.private and (epoch + 1 == self.epochs or checkpoint):
                 spent = self._prv_epsilon(sigma, self.sample_rate_, (epoch + 1) * steps_per_epoch, delta_sgd)
                 eps_now = self.ledger_.epsilon + spent
                 self.epsilon_history_.append((epoch + 1, eps_now))

@@ -3,7 +3,9 @@ report, and, if it passes, the release bundle (the only thing that may leave).""
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -17,6 +19,7 @@ from ..metadata import TableMetadata
 from ..progress import progress_bar
 from ..storage import S3Store
 from ..synth import DPTVAESynthesizer
+from ..targeted_attack import ShadowSettings, shadows_of
 
 
 @dataclass
@@ -42,16 +45,42 @@ def read_splits(
     return train, holdout, train_entry
 
 
+def load_synthesizer(store: S3Store, synthetic_entry: CatalogEntry) -> DPTVAESynthesizer:
+    """The model that sampled this synthetic table (its settings drive the shadow synthesizers)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = store.download_file(synthetic_entry["Parameters"]["source"]["model"], Path(tmp) / "model.pt")
+        return DPTVAESynthesizer.load(path)
+
+
 def run_evaluation(
-    store: S3Store, settings: Settings, spec: DatasetSpec, policy: report.ReleasePolicy | None = None
+    store: S3Store,
+    settings: Settings,
+    spec: DatasetSpec,
+    policy: report.ReleasePolicy | None = None,
+    shadow_settings: ShadowSettings | None = None,
 ) -> EvaluationOutput:
-    """Evaluate the newest synthetic table against its training part and real holdout; gate; report."""
+    """Evaluate the newest synthetic table against its training part and real holdout; gate; report.
+    ``shadow_settings`` runs the targeted shadow-model attack on synthesizers like the one that
+    made the table (None skips it; the gate then rests on DCR)."""
     policy = policy or report.ReleasePolicy()
     syn_entry = catalog.find_table(store, settings, spec.tables.synthetic)
     train, holdout, _ = read_splits(store, settings, spec, syn_entry)
     synthetic = catalog.read_table(store, syn_entry)
     ledger = store.read_json(syn_entry["Parameters"]["privacyLedgerKey"])
-    metrics = report.evaluate(train, holdout, synthetic, spec.target, spec.task, ledger, seed=settings.seed)
+    shadow = None
+    if shadow_settings is not None:
+        shadow = shadows_of(load_synthesizer(store, syn_entry), shadow_settings)
+    metrics = report.evaluate(
+        train,
+        holdout,
+        synthetic,
+        spec.target,
+        spec.task,
+        ledger,
+        seed=settings.seed,
+        shadow=shadow,
+        shadow_settings=shadow_settings,
+    )
     metrics["lifetime_budget"] = syn_entry["Parameters"].get("lifetimeBudget")
     verdict = report.gate(metrics, policy)
     if syn_entry["Parameters"].get("internalOnly") and verdict.passed:
