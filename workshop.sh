@@ -32,6 +32,9 @@ setup() {
     # The CPU wheel of torch; a bare 'torch' would pull a multi-GB CUDA build.
     pip_install "torch==2.13.0"
     pip_install -e ".[dev]"
+    # anonymeter (notebook 06's privacy risks) pins numpy<1.27 and pyarrow<22, yet runs on numpy 2
+    # with numba>=0.61 (a dependency above): installed without its pins, checked by the tests.
+    pip_install --no-deps "anonymeter==1.1.0"
     "$VENV/bin/python" -m ipykernel install --sys-prefix --name workshop --display-name "Python (workshop)" >/dev/null
     touch "$STAMP"
   fi

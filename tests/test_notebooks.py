@@ -287,7 +287,15 @@ def test_rerunning_04_is_charged_to_the_lifetime_budget(run, tmp_path):
     params = {
         k: v
         for k, v in PARAMS.items()
-        if k not in ("synthetic_rows", "min_fidelity", "min_protection", "max_exact_copy_rate", "run_on_spark")
+        if k
+        not in (
+            "synthetic_rows",
+            "min_fidelity",
+            "min_protection",
+            "max_exact_copy_rate",
+            "run_on_spark",
+            "shadow_models",
+        )
     }
     params["sdv_baseline"] = False  # one charge: the DP fit
     run_workshop(only=["04"], params=params | {"run_id": "nbrun-again"}, runs_dir=tmp_path, log=lambda _: None)

@@ -53,7 +53,13 @@ def anonymeter_risks(
     sources an attacker would join) and, when ``secret`` names a column, inference of that column
     from all the others. A risk that cannot be computed (too few rows or distinct values) is
     reported with the reason instead of a number."""
-    from anonymeter.evaluators import InferenceEvaluator, LinkabilityEvaluator, SinglingOutEvaluator
+    try:
+        from anonymeter.evaluators import InferenceEvaluator, LinkabilityEvaluator, SinglingOutEvaluator
+    except ImportError as err:
+        raise ImportError(
+            f"anonymeter is not installed ({err}). Run `bash workshop.sh setup`, or "
+            "`pip install --no-deps anonymeter==1.1.0` and `pip install 'numba>=0.61'` in your environment."
+        ) from err
 
     ori, syn, control = (plain(d[columns].reset_index(drop=True)) for d in (train, synthetic, holdout))
     n = max(1, min(n_attacks, len(control), len(ori)))

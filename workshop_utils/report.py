@@ -268,15 +268,20 @@ def _png(fig: Any) -> str:
 
 
 def figures(metrics: dict[str, Any], holdout: pd.DataFrame, synthetic: pd.DataFrame) -> dict[str, Any]:
-    """The report's plots: distributions, association heatmaps, distance to closest record."""
+    """The report's plots: distributions, association heatmaps, the targeted attack per target (when
+    it ran) and the distance to closest record."""
     cols = metrics["columns"]
-    return {
+    plots = {
         "Real vs synthetic distributions": evaluation.plot_distributions(
             holdout, synthetic, cols, metrics["fidelity"]["columns"]
         ),
         "Associations: real, synthetic, difference": evaluation.plot_correlations(holdout, synthetic, cols),
-        "Distance to closest record": attacks.plot_dcr(metrics["privacy"]).figure,
     }
+    if metrics["privacy"].get("targeted"):
+        plots["Targeted shadow-model attack, per target"] = targeted_attack.plot_targets(
+            metrics["privacy"]["targeted"]
+        ).figure
+    return plots | {"Distance to closest record": attacks.plot_dcr(metrics["privacy"]).figure}
 
 
 def html_report(
@@ -298,6 +303,14 @@ def html_report(
         "<h2>Fidelity per column (exp(-KL))</h2>",
         pd.Series(metrics["fidelity"]["columns"], name="score").round(4).to_frame().to_html(),
     ]
+    targeted = metrics["privacy"].get("targeted")
+    if targeted:
+        parts += [
+            "<h2>Targeted attack: what the attacker knew</h2>",
+            f"<p>{html.escape(targeted['threat_model'])}</p>",
+            f"<p>Settings: {html.escape(json.dumps(targeted['settings']))}</p>",
+            pd.DataFrame(targeted["targets"]).round(3).to_html(index=False),
+        ]
     for name, fig in figures.items():
         parts.append(f"<h2>{html.escape(name)}</h2><img src='data:image/png;base64,{_png(fig)}'/>")
     parts.append(

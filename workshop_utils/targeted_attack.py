@@ -294,11 +294,14 @@ def shadow_attack(
         )
     synthetic_rows = synthetic_rows or len(train)
     rng = np.random.default_rng(seed)
-    train, auxiliary = train[columns].reset_index(drop=True), holdout[columns].reset_index(drop=True)
-    rarity = Rarity(auxiliary, columns)
-    positions, kinds = select_targets(train, rarity, settings.n_targets, settings.n_random_targets, rng)
+    # shadows fit whole rows (the synthesizer's schema); the attacker compares ``columns``
+    shared = [c for c in train.columns if c in holdout.columns]
+    train, auxiliary = train[shared].reset_index(drop=True), holdout[shared].reset_index(drop=True)
+    rarity = Rarity(auxiliary[columns], columns)
+    positions, kinds = select_targets(train[columns], rarity, settings.n_targets, settings.n_random_targets, rng)
     targets = train.iloc[positions]
-    featurize = TargetFeatures(targets, auxiliary, rarity, RecordEncoder(pd.concat([train, auxiliary]), columns))
+    encoder = RecordEncoder(pd.concat([train[columns], auxiliary[columns]]), columns)
+    featurize = TargetFeatures(targets[columns], auxiliary[columns], rarity, encoder)
     rows = min(settings.shadow_rows, len(train), len(auxiliary))
     n_targets, n_shadows = len(positions), settings.n_shadows
     inside = np.zeros((n_shadows, n_targets), dtype=bool)
