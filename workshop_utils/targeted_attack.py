@@ -371,16 +371,18 @@ def plot_targets(result: dict[str, Any], ax: Any = None) -> Any:
 
     targets = result["targets"]
     if ax is None:
-        _, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(targets) + 2), 3.8))
+        _, ax = plt.subplots(figsize=(max(7.0, 1.7 * len(targets) + 1), 4.2))
     x = np.arange(len(targets))
     ax.bar(x - 0.27, [t["auc"] for t in targets], 0.27, label="targeted attack: AUC")
     ax.bar(x, [t["tpr_at_1pct_fpr"] for t in targets], 0.27, label="targeted attack: TPR at 1% FPR")
     ax.bar(x + 0.27, [t["dcr_auc"] for t in targets], 0.27, label="DCR on the same games: AUC", color="grey")
     ax.axhline(0.5, color="black", lw=0.8, ls="--")
     ax.text(len(targets) - 0.5, 0.51, "coin toss (AUC)", ha="right", va="bottom", fontsize=8)
-    ax.set_xticks(
-        x, [f"row {t['target']}\n{t['why'] if t['kind'] == 'rare' else 'random row'}" for t in targets], fontsize=7
-    )
+    labels = [
+        f"row {t['target']}\n" + (t["why"].replace(" (", "\n(") if t["kind"] == "rare" else "random row")
+        for t in targets
+    ]
+    ax.set_xticks(x, labels, fontsize=7)
     ax.set_ylim(0, 1.05)
     ax.set_title(
         f"Targeted shadow-model attack: {result['games_per_target']} games per target "
