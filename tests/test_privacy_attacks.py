@@ -35,6 +35,8 @@ def small_table() -> tuple[pd.DataFrame, pd.DataFrame]:
     train.loc[0, "segment"] = "vip"
     train.loc[1, "income"] = 400_000.0
     train.loc[2, "age"] = 99
+    for df in (train, holdout):  # a datetime column: rare values there are compared as numbers
+        df["since"] = pd.Timestamp("2020-01-01") + pd.to_timedelta(df["age"] * 7, unit="D")
     return train, holdout
 
 

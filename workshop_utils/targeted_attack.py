@@ -215,7 +215,8 @@ class TargetFeatures:
         value, d = self.targets.iloc[t][c], int(self.direction.iloc[t][c])
         if c in self.rarity.numeric and d != 0:
             v, a = self.rarity._float(synthetic[c]), self.rarity.sorted[c]
-            edge, target = (a[-1], float(value)) if d > 0 else (-a[0], -float(value))
+            value = float(self.rarity._float(self.targets[c].iloc[[t]])[0])  # datetimes as numbers too
+            edge, target = (a[-1], value) if d > 0 else (-a[0], -value)
             v = v[~np.isnan(v)] * d
             if not len(v):
                 return [0.0] * 4
