@@ -6,8 +6,8 @@ number of each). The attacker scores each candidate record; a higher score means
 * **distance to closest record (DCR)**: minus the distance to the nearest synthetic row.
 
 DOMIAS (van Breugel et al. 2023, a density ratio of synthetic to reference data) was tried and
-dropped. With kNN densities it scored AUC 0.49-0.51 on every model of ``bench_attacks.py``, the
-non-private ones included. With Gaussian KDEs (Scott's bandwidth, 8 principal components) it
+dropped. With kNN densities it scored AUC 0.49-0.51 on the non-private models of
+``bench_attacks.py``, where the targeted attack reached 0.6-0.7 pooled. With Gaussian KDEs (Scott's bandwidth, 8 principal components) it
 no longer caught even a noisy copy of the training rows (AUC 0.55, where DCR gives 1.0). The
 targeted shadow-model attack (``targeted_attack``) is the strong attack: it finds the leaks
 that per-record density ratios average away. DCR stays: it catches gross copying, and it is
