@@ -91,9 +91,7 @@ def main() -> None:
         meta = metadata(train, target)
         for eps_text, epochs in itertools.product(args.epsilons, args.epochs):
             epsilon = None if eps_text == "none" else float(eps_text)
-            model = DPTVAESynthesizer(meta, epsilon=epsilon, progress=False)
-            if epochs is not None:
-                model = DPTVAESynthesizer(meta, epsilon=epsilon, epochs=epochs, progress=False)
+            model = DPTVAESynthesizer(meta, epsilon=epsilon, progress=False, **({"epochs": epochs} if epochs else {}))
             start = time.perf_counter()
             result = shadow_attack(train, holdout, shadows_of(model, settings), settings, progress=False)
             seconds = time.perf_counter() - start

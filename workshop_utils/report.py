@@ -174,9 +174,7 @@ def strongest_attack(untargeted: dict[str, Any], targeted: dict[str, Any] | None
     rows = [(a["attack"], a["auc"], a["protection"], a["empirical_epsilon_lower_bound"]) for a in untargeted["attacks"]]
     if targeted is not None:
         auc = targeted["rare_targets"]["auc"]
-        rows.append(
-            (targeted["attack"], auc, float(np.clip(2 * (1 - auc), 0, 1)), targeted["empirical_epsilon_lower_bound"])
-        )
+        rows.append((targeted["attack"], auc, attacks.protection_score(auc), targeted["empirical_epsilon_lower_bound"]))
     strongest = min(rows, key=lambda r: r[2])
     out["strongest_attack"] = strongest[0]
     out["protection_score"] = strongest[2]

@@ -481,13 +481,6 @@ class DPTVAESynthesizer:
         kld = -0.5 * torch.sum(1 + logvar - mu**2 - logvar.exp(), dim=1)
         return self.loss_factor * rec + kld
 
-    def _noise_multiplier(self, sample_rate: float, steps: int, eps_sgd: float, delta_sgd: float) -> float:
-        return _calibrated_noise(sample_rate, steps, eps_sgd, delta_sgd)
-
-    @staticmethod
-    def _prv_epsilon(sigma: float, sample_rate: float, steps: int, delta: float) -> float:
-        return _prv_epsilon(sigma, sample_rate, steps, delta)
-
     def _train(self, data: torch.Tensor) -> None:
         n = data.shape[0]
         if self.private:  # batches and noise from the OS: nothing published can replay them
@@ -504,7 +497,7 @@ class DPTVAESynthesizer:
         if self.private:
             eps_sgd = self.epsilon - self.ledger_.epsilon
             delta_sgd = self.plan_.delta - self.ledger_.delta
-            sigma = self._noise_multiplier(self.sample_rate_, self.steps_, eps_sgd, delta_sgd)
+            sigma = _calibrated_noise(self.sample_rate_, self.steps_, eps_sgd, delta_sgd)
             clipper = GhostClipper(self.model_)
         self.loss_history_, self.epsilon_history_, self.epoch_seconds_ = [], [], []
         spans = list(zip(self._layout(), self._span_weights()))
@@ -542,7 +535,7 @@ class DPTVAESynthesizer:
             # the epsilon curve (for the bar and plot_training) costs a PRV evaluation per point
             checkpoint = self.progress and (epoch + 1) % max(1, self.epochs // 10) == 0
             if self.private and (epoch + 1 == self.epochs or checkpoint):
-                spent = self._prv_epsilon(sigma, self.sample_rate_, (epoch + 1) * steps_per_epoch, delta_sgd)
+                spent = _prv_epsilon(sigma, self.sample_rate_, (epoch + 1) * steps_per_epoch, delta_sgd)
                 eps_now = self.ledger_.epsilon + spent
                 self.epsilon_history_.append((epoch + 1, eps_now))
             # The loss is computed on real rows without noise: a DP fit shows only the epsilon spent.
@@ -557,7 +550,7 @@ class DPTVAESynthesizer:
                 "training",
                 "(all modeled)",
                 "DP-SGD: Poisson sampling, per-sample clipping, Gaussian noise; PRV accountant",
-                self._prv_epsilon(sigma, self.sample_rate_, self.steps_, delta_sgd),
+                _prv_epsilon(sigma, self.sample_rate_, self.steps_, delta_sgd),
                 delta_sgd,
                 f"noise multiplier {sigma:.4f}, sample rate {self.sample_rate_:.5f}, "
                 f"{self.steps_} steps, clipping norm {self.max_grad_norm}",

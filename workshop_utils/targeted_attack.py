@@ -44,11 +44,11 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 from sklearn.ensemble import RandomForestClassifier
-from sklearn.metrics import roc_auc_score, roc_curve
+from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 from sklearn.neighbors import NearestNeighbors
 
-from .attacks import RecordEncoder, empirical_epsilon
+from .attacks import RecordEncoder, empirical_epsilon, roc_summary
 from .columns import as_float, is_numeric
 from .progress import progress_bar
 
@@ -131,9 +131,7 @@ class Rarity:
     def __init__(self, auxiliary: pd.DataFrame, columns: list[str]) -> None:
         self.columns = columns
         self.numeric = {c for c in columns if is_numeric(auxiliary[c])}
-        self.sorted = {
-            c: np.sort(self._float(auxiliary[c])[~np.isnan(self._float(auxiliary[c]))]) for c in self.numeric
-        }
+        self.sorted = {c: np.sort(x[~np.isnan(x)]) for c in self.numeric for x in [self._float(auxiliary[c])]}
         self.counts = {
             c: auxiliary[c].astype(object).where(auxiliary[c].notna(), None).astype(str).value_counts()
             for c in columns
@@ -146,6 +144,11 @@ class Rarity:
     def _float(s: pd.Series) -> np.ndarray:
         return as_float(s).to_numpy(dtype=float, na_value=np.nan)
 
+    def span(self, c: str) -> float:
+        """The auxiliary range of a numeric column (1 when it is empty or a single value)."""
+        a = self.sorted[c]
+        return float(a[-1] - a[0]) or 1.0 if len(a) else 1.0
+
     def scores(self, rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         """(-log share of auxiliary rows at least as extreme, +1 smoothed; plus how far beyond the
         auxiliary range in units of that range) and the direction (+1 upper tail, -1 lower, 0 a category or null)."""
@@ -155,8 +158,7 @@ class Rarity:
                 a, v = self.sorted[c], self._float(rows[c])
                 at_least = len(a) - np.searchsorted(a, v, "left")
                 at_most = np.searchsorted(a, v, "right")
-                span = (a[-1] - a[0]) or 1.0 if len(a) else 1.0
-                beyond = np.clip(np.maximum(v - a[-1], a[0] - v) / span, 0, 1) if len(a) else np.zeros(len(v))
+                beyond = np.clip(np.maximum(v - a[-1], a[0] - v) / self.span(c), 0, 1) if len(a) else np.zeros(len(v))
                 s = -np.log((np.minimum(at_least, at_most) + 1) / (len(a) + 1)) + beyond
                 null = np.isnan(v)
                 score[c] = np.where(null, -np.log((self.nulls[c] + 1) / (self.n + 1)), s)
@@ -213,17 +215,17 @@ class TargetFeatures:
 
     def _column_features(self, synthetic: pd.DataFrame, t: int, c: str) -> list[float]:
         value, d = self.targets.iloc[t][c], int(self.direction.iloc[t][c])
-        if c in self.rarity.numeric and d != 0:
-            v, a = self.rarity._float(synthetic[c]), self.rarity.sorted[c]
+        if c in self.rarity.numeric and d != 0:  # d != 0: the value is not null and the column has values
+            a = self.rarity.sorted[c]
             value = float(self.rarity._float(self.targets[c].iloc[[t]])[0])  # datetimes as numbers too
             edge, target = (a[-1], value) if d > 0 else (-a[0], -value)
+            v = self.rarity._float(synthetic[c])
             v = v[~np.isnan(v)] * d
             if not len(v):
                 return [0.0] * 4
-            span = (a[-1] - a[0]) or 1.0 if len(a) else 1.0
             # how far out the synthetic values reach: without the target the bounds of a
             # non-private model stop at the other rows, and every bin edge moves with them
-            reach = (np.max(v) - edge) / span, (np.quantile(v, 0.99) - edge) / span
+            reach = (np.max(v) - edge) / self.rarity.span(c), (np.quantile(v, 0.99) - edge) / self.rarity.span(c)
             return [float(np.mean(v > edge)), float(np.mean(v >= target)), *map(float, reach)]
         if pd.isna(value):
             return [float(synthetic[c].isna().mean()), 0.0, 0.0, 0.0]
@@ -232,13 +234,13 @@ class TargetFeatures:
     def __call__(self, synthetic: pd.DataFrame) -> np.ndarray:
         X = self.encoder.transform(synthetic)
         k = min(5, len(X))
-        d_near = NearestNeighbors(n_neighbors=k).fit(X).kneighbors(self.X_targets)[0]
         out = []
         for t, x in enumerate(self.X_targets):
             d = np.sqrt(((X - x) ** 2).sum(axis=1))
+            nearest = np.partition(d, k - 1)[:k]
             f = [
-                d_near[t, 0],
-                d_near[t, -1],
+                float(nearest.min()),
+                float(nearest.max()),
                 float(np.mean(d <= self.radii[t, 0] + 1e-9)),
                 float(np.mean(d <= self.radii[t, 1] + 1e-9)),
             ]
@@ -248,18 +250,9 @@ class TargetFeatures:
         return np.asarray(out)
 
 
-def _tpr_at(labels: np.ndarray, scores: np.ndarray, level: float) -> float:
-    fpr, tpr, _ = roc_curve(labels, scores)
-    ok = fpr <= level
-    return float(tpr[ok].max()) if ok.any() else 0.0
-
-
 def _summary(labels: np.ndarray, scores: np.ndarray) -> dict[str, float]:
-    return {
-        "auc": float(roc_auc_score(labels, scores)),
-        "tpr_at_1pct_fpr": _tpr_at(labels, scores, 0.01),
-        "tpr_at_01pct_fpr": _tpr_at(labels, scores, 0.001),
-    }
+    roc = roc_summary(labels, scores)
+    return {k: roc[k] for k in ("auc", "tpr_at_1pct_fpr", "tpr_at_01pct_fpr")}
 
 
 def _out_of_fold_scores(features: np.ndarray, labels: np.ndarray, folds: int, seed: int) -> np.ndarray:
