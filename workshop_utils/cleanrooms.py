@@ -36,7 +36,7 @@ import yaml
 from botocore.exceptions import ParamValidationError
 from botocore.validate import validate_parameters
 
-from . import attacks, catalog, splits
+from . import attacks, catalog, dp, splits
 from .catalog import CatalogEntry
 from .metadata import ColumnMeta, TableMetadata
 from .progress import note
@@ -519,14 +519,17 @@ class CleanRoom:
                 f"columnMapping of {template.name!r} must classify exactly the query's columns: "
                 f"unclassified {unmapped}, not in the result {absent}."
             )
-        for budget in budgets or []:  # every provider's rows are in the join: each pays the epsilon
+        train, holdout = splits.split_train_holdout(joined[mapped], settings.holdout_share)
+        for budget in budgets or []:  # every provider's rows are in the join: each pays the (epsilon, delta)
             budget.charge(
-                template.epsilon, 0.0, f"Clean Rooms channel {channel.name}", run_id=self.defs.collaboration.name
+                template.epsilon,
+                dp.default_delta(len(train)),  # the delta the fit below spends
+                f"Clean Rooms channel {channel.name}",
+                run_id=self.defs.collaboration.name,
             )
         note(
             f"Clean Rooms channel {channel.name}: {len(joined):,} joined rows, DP-TVAE at epsilon {template.epsilon} ..."
         )
-        train, holdout = splits.split_train_holdout(joined[mapped], settings.holdout_share)
         synth = DPTVAESynthesizer(
             _metadata(template, train, self.declared),
             epsilon=float(template.epsilon),

@@ -1,9 +1,11 @@
-"""Differential-privacy mechanisms for preprocessing, and the privacy ledger.
+"""The privacy ledger, OS randomness, and the default delta.
 
 Neighbouring tables differ by adding or removing one row. The row count ``n`` is treated
 as public (it sets DP-SGD's sampling rate and the default delta), as is standard for
-DP-SGD; the ledger says so. Mechanisms compose by basic composition: the ledger's
-epsilons and deltas add up, and their sums never exceed what the user asked for.
+DP-SGD; the ledger says so. The mechanisms of one fit are composed by one accountant
+(``accounting``): their entries are marked ``composed`` and show what each would cost alone,
+and one ``total`` entry holds the composed (epsilon, delta). Entries that are not composed
+(the total, a non-private step) add up; the ledger's epsilon and delta are that sum.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ class LedgerEntry:
     epsilon: float
     delta: float
     detail: str = ""
+    composed: bool = False  # part of the composition in the ``total`` entry: not added again
 
 
 class PrivacyLedger:
@@ -55,28 +58,38 @@ class PrivacyLedger:
         # The source table's lifetime account after this fit's charge (see budget.py), if tracked.
         self.lifetime: dict | None = None
 
-    def add(self, step: str, column: str, mechanism: str, epsilon: float, delta: float = 0.0, detail: str = "") -> None:
-        self.entries.append(LedgerEntry(step, column, mechanism, float(epsilon), float(delta), detail))
+    def add(
+        self,
+        step: str,
+        column: str,
+        mechanism: str,
+        epsilon: float,
+        delta: float = 0.0,
+        detail: str = "",
+        composed: bool = False,
+    ) -> None:
+        self.entries.append(LedgerEntry(step, column, mechanism, float(epsilon), float(delta), detail, composed))
 
     @property
     def epsilon(self) -> float:
-        return float(sum(e.epsilon for e in self.entries))
+        return ledger_totals(self.to_records())[0]
 
     @property
     def delta(self) -> float:
-        return float(sum(e.delta for e in self.entries))
+        return ledger_totals(self.to_records())[1]
 
     def frame(self) -> pd.DataFrame:
         df = pd.DataFrame([asdict(e) for e in self.entries], columns=list(LedgerEntry.__dataclass_fields__))
         total = pd.DataFrame(
             [
                 {
-                    "step": "TOTAL (basic composition)",
+                    "step": "TOTAL (one accountant; entries marked composed are inside it)",
                     "column": "",
                     "mechanism": "",
                     "epsilon": self.epsilon,
                     "delta": self.delta,
                     "detail": "",
+                    "composed": False,
                 }
             ]
         )
@@ -93,6 +106,7 @@ class PrivacyLedger:
                             "delta": self.lifetime["spent_delta"],
                             "detail": f"cap epsilon {self.lifetime['cap_epsilon']:g}, "
                             f"remaining {self.lifetime['remaining_epsilon']:g}",
+                            "composed": False,
                         }
                     ]
                 )
@@ -109,53 +123,10 @@ class PrivacyLedger:
         return ledger
 
 
-def numeric_grid() -> np.ndarray:
-    """Data-independent bin edges for numeric bounds: 0 and +-2^k (k = -8..40).
-
-    Octave-wide bins keep the grid small (98 bins), so each bin collects many rows and the
-    threshold is low; a bound up to 2x too wide costs little because wide ranges are
-    encoded on a log or asinh scale."""
-    octaves = 2.0 ** np.arange(-8, 41)
-    return np.concatenate([-octaves[::-1], [0.0], octaves])
-
-
-def datetime_grid() -> np.ndarray:
-    """Bin edges for datetime bounds: 1 January of every year 1800-2200, as days since 1970."""
-    years = pd.date_range("1800-01-01", "2200-01-01", freq="YS")
-    return ((years - pd.Timestamp("1970-01-01")).days).to_numpy(dtype=float)
-
-
-def dp_bounds(
-    x: np.ndarray, epsilon: float, rng: np.random.Generator, datetime: bool = False, false_bin_rate: float = 0.01
-) -> tuple[float, float]:
-    """epsilon-DP (low, high): the outermost bins of a fixed grid whose Laplace-noised count
-    passes a threshold.
-
-    Each row falls in one bin (sensitivity 1), so the noisy histogram is epsilon-DP and the
-    rest is post-processing. The threshold makes an empty bin pass with probability at most
-    ``false_bin_rate`` over the whole grid; sparse tails below it are clipped to the bounds.
-    (An exponential-mechanism quantile over such a wide grid puts most of its mass on the
-    many far-away candidates when epsilon is small, so it is not used here.)
-    """
-    edges = datetime_grid() if datetime else numeric_grid()
-    counts = np.histogram(np.clip(x, edges[0], edges[-1]), bins=edges)[0].astype(float)
-    noisy = counts + rng.laplace(0.0, 1.0 / epsilon, len(counts))
-    threshold = math.log(len(counts) / (2 * false_bin_rate)) / epsilon
-    passing = np.flatnonzero(noisy > threshold)
-    if len(passing) == 0:
-        passing = np.array([int(np.argmax(noisy))])
-    return float(edges[passing[0]]), float(edges[passing[-1] + 1])
-
-
-def dp_categories(values: pd.Series, epsilon: float, delta: float, rng: np.random.Generator) -> tuple[list, int]:
-    """(epsilon, delta)-DP set of frequent categories: Laplace(1/epsilon) on each observed
-    category's count, kept if above 1 + ln(1/(2 delta))/epsilon (the stability-based histogram;
-    each row touches one count). Returns (kept categories sorted by name, number merged away)."""
-    counts = values.dropna().value_counts()
-    noisy = counts.to_numpy(dtype=float) + rng.laplace(0.0, 1.0 / epsilon, len(counts))
-    threshold = 1.0 + math.log(1.0 / (2.0 * delta)) / epsilon
-    kept = [c for c, v in zip(counts.index, noisy) if v > threshold]
-    return sorted(kept, key=str), len(counts) - len(kept)
+def ledger_totals(records: list[dict]) -> tuple[float, float]:
+    """(epsilon, delta) of a ledger's records: the entries not inside a composition add up."""
+    plain = [r for r in records if not r.get("composed")]
+    return float(sum(r["epsilon"] for r in plain)), float(sum(r["delta"] for r in plain))
 
 
 def default_delta(n: int) -> float:

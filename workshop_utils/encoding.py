@@ -1,10 +1,12 @@
 """How each modeled column becomes part of the network's input and output, and back.
 
-A numeric value is a bin among ``N_BINS`` uniform bins of a transform chosen from the bounds
-alone (identity, log1p or asinh), plus the position inside the bin; integer columns with a
-small range get one bin per integer. SDV's mode-specific normalization fits a Gaussian mixture
-on the raw values, which is not private; this encoding costs nothing beyond the bounds, and the
-DP-trained model learns the distribution over the bins. Categories are one-hot with an
+A numeric value is a bin, cut at ``N_BINS`` quantiles of the column (DP quantiles for a DP fit,
+``dp_domains``), plus the position inside the bin on a transform chosen from the bounds alone
+(identity, log1p or asinh); a value that holds several quantiles (an atom: a 0 that half the
+rows have, a -1 sentinel) gets a bin of its own that decodes to exactly that value, and integer
+columns with a small range get one bin per integer. SDV's mode-specific normalization fits a
+Gaussian mixture on the raw values, which is not private; these bins cost one DP quantile
+mechanism, and the DP-trained model learns the distribution over them. Categories are one-hot with an
 ``"other"`` slot; every column has a null slot, switched off when the metadata declares the
 column not nullable.
 """
@@ -38,6 +40,7 @@ class ColumnEncoding:
     n_bins: int = 0
     integer_bins: bool = False
     nullable: bool = True  # declared in the metadata; a non-nullable column never outputs null
+    bin_edges: list[float] | None = None  # raw-value bin edges (quantiles); equal neighbours: an atom
 
     @property
     def slots(self) -> int:
@@ -68,6 +71,9 @@ class ColumnEncoding:
         return y
 
     def edges(self) -> np.ndarray:
+        """Bin edges on the transform scale."""
+        if self.bin_edges is not None:
+            return self._t(np.asarray(self.bin_edges, dtype=float))
         return np.linspace(self._t(np.array([self.lo]))[0], self._t(np.array([self.hi]))[0], self.n_bins + 1)
 
     def encode(self, s: pd.Series) -> tuple[np.ndarray, np.ndarray | None]:
@@ -81,7 +87,7 @@ class ColumnEncoding:
                 [null_slot if pd.isna(v) else lookup.get(v, other) for v in s.astype(object)], dtype=np.int64
             )
             return idx, None
-        x = to_float(s)
+        x = to_float(s, self.kind)
         missing = np.isnan(x)
         x = np.clip(np.where(missing, self.lo, x), self.lo, self.hi)
         if self.integer_bins:
@@ -90,6 +96,8 @@ class ColumnEncoding:
         y = self._t(x)
         e = self.edges()
         idx = np.clip(np.searchsorted(e, y, side="right") - 1, 0, self.n_bins - 1)
+        for atom in np.flatnonzero(e[1:] == e[:-1]):  # a zero-width bin holds exactly its value
+            idx[y == e[atom]] = atom
         width = np.maximum(e[idx + 1] - e[idx], 1e-12)
         pos = np.clip((y - e[idx]) / width * 2 - 1, -1, 1)
         return np.where(missing, null_slot, idx), np.where(missing, 0.0, pos)
@@ -109,14 +117,23 @@ class ColumnEncoding:
             b = np.clip(idx, 0, self.n_bins - 1)
             y = e[b] + (pos + 1) / 2 * (e[b + 1] - e[b])
             x = np.clip(self._t_inv(y), self.lo, self.hi)
+            if self.bin_edges is not None:
+                raw = np.asarray(self.bin_edges, dtype=float)
+                if self.integer:  # integer bins are cut at k - 0.5: keep the value inside its bin
+                    x = np.clip(x, raw[b] + 0.5, np.maximum(raw[b + 1] - 0.5, raw[b] + 0.5))
+                atoms = e[b + 1] == e[b]
+                x[atoms] = raw[b[atoms]]
         if self.integer or self.kind == "datetime":
             x = np.rint(x)
         x = np.where(null, np.nan, x)
         return _restore_dtype(pd.Series(x), self)
 
 
-def to_float(s: pd.Series) -> np.ndarray:
-    """Numbers as floats, datetimes as days since 1970, nulls as NaN."""
+def to_float(s: pd.Series, kind: str = "numerical") -> np.ndarray:
+    """Numbers as floats, datetimes as days since 1970, nulls as NaN. A column declared datetime
+    that holds text (a CSV read without its schema) is parsed as dates, not read as numbers."""
+    if kind == "datetime" and (pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s)):
+        s = pd.to_datetime(s.astype(object), errors="coerce", format="mixed")
     return as_float(s).to_numpy(dtype=float, na_value=np.nan)
 
 

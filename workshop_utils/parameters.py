@@ -111,6 +111,8 @@ RULES: dict[str, Callable[[Any], str | None]] = {
     "holdout_share": _share,
     "budget_cap": _positive,
     "min_fidelity": _unit,
+    "min_pair_fidelity": _unit,
+    "min_utility": _unit,
     "min_protection": _unit,
     "max_exact_copy_rate": _unit,
     "max_claimed_epsilon": _optional_positive,

@@ -14,6 +14,7 @@ import fnmatch
 import json
 from typing import Any
 
+from .dp import ledger_totals
 from .synth import GUARANTEE
 
 SCORES_LABEL = (
@@ -35,6 +36,7 @@ ALLOW_LIST: dict[str, set[str] | None] = {
         "entries[].epsilon",
         "entries[].delta",
         "entries[].detail",
+        "entries[].composed",
         "lifetime.spent_epsilon",
         "lifetime.spent_delta",
         "lifetime.cap_epsilon",
@@ -129,7 +131,7 @@ def public_model_card(card: dict[str, Any], rows_synthetic: int, columns: list[s
         "model": "DP-TVAE (workshop_utils.synth.DPTVAESynthesizer)",
         "epsilon_requested": params["epsilon"],
         "epsilon_spent": card["epsilon_spent"],
-        "delta": sum(e["delta"] for e in card["privacy_ledger"]),
+        "delta": ledger_totals(card["privacy_ledger"])[1],
         "guarantee": GUARANTEE,
         "rows_synthetic": rows_synthetic,
         "columns": columns,
@@ -141,8 +143,8 @@ def public_model_card(card: dict[str, Any], rows_synthetic: int, columns: list[s
 def public_ledger(ledger: list[dict[str, Any]], lifetime: dict[str, Any] | None) -> dict[str, Any]:
     out: dict[str, Any] = {
         "guarantee": GUARANTEE,
-        "epsilon": sum(e["epsilon"] for e in ledger),
-        "delta": sum(e["delta"] for e in ledger),
+        "epsilon": ledger_totals(ledger)[0],
+        "delta": ledger_totals(ledger)[1],
         "entries": ledger,
     }
     if lifetime:  # the table hash stays home: it is a function of the raw data

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from . import anonymization_risks, attacks, evaluation, targeted_attack
+from .dp import ledger_totals
 from .progress import progress_bar
 from .targeted_attack import ShadowSettings
 
@@ -29,12 +30,17 @@ class ReleasePolicy:
     """Thresholds the data owners set. A synthetic table is released only if all hold."""
 
     min_fidelity: float = 0.90
+    # The structure between columns and what a model can learn from it: a table whose columns keep
+    # their shapes but lose their dependence (pairs near independence, a regressor at R^2 ~ 0) fails.
+    min_pair_fidelity: float = 0.85
+    min_utility: float = 0.80  # TSTR/TRTR (ROC AUC, or R^2 for regression) of every declared target
+    # (0 turns either structure check off: a ratio can be negative when R^2 on synthetic rows is)
     min_protection: float = 0.80
     max_exact_copy_rate: float = 0.0
     max_claimed_epsilon: float | None = 10.0  # None allows a non-private model (not recommended)
 
     def __post_init__(self) -> None:
-        for name in ("min_fidelity", "min_protection", "max_exact_copy_rate"):
+        for name in ("min_fidelity", "min_pair_fidelity", "min_utility", "min_protection", "max_exact_copy_rate"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}.")
         if self.max_claimed_epsilon is not None and self.max_claimed_epsilon <= 0:
@@ -58,6 +64,7 @@ def gate(metrics: dict[str, Any], policy: ReleasePolicy) -> Verdict:
             metrics["fidelity"]["overall"] >= policy.min_fidelity,
             f"fidelity {metrics['fidelity']['overall']:.1%} vs minimum {policy.min_fidelity:.0%}",
         ),
+        *_structure_checks(metrics, policy),
         (
             metrics["privacy"]["protection_score"] >= policy.min_protection,
             f"protection score {metrics['privacy']['protection_score']:.2f} vs minimum {policy.min_protection:.2f} "
@@ -81,6 +88,23 @@ def gate(metrics: dict[str, Any], policy: ReleasePolicy) -> Verdict:
     return Verdict(all(ok for ok, _ in checks), reasons)
 
 
+def _structure_checks(metrics: dict[str, Any], policy: ReleasePolicy) -> list[tuple[bool, str]]:
+    """Pair fidelity (when computed) and the utility ratio of every declared target."""
+    checks = []
+    pairs = metrics["fidelity"].get("pairs_overall")
+    if pairs is not None and policy.min_pair_fidelity > 0:
+        checks.append(
+            (pairs >= policy.min_pair_fidelity, f"pair fidelity {pairs:.1%} vs minimum {policy.min_pair_fidelity:.0%}")
+        )
+    for target, head in (metrics.get("utility_by_target") or {}).items() if policy.min_utility > 0 else ():
+        ratio = head["ratio"]
+        ok = ratio is not None and np.isfinite(ratio) and ratio >= policy.min_utility
+        checks.append(
+            (ok, f"utility for {target} (TSTR/TRTR {head['metric']}) {ratio:.2f} vs minimum {policy.min_utility:.2f}")
+        )
+    return checks
+
+
 def evaluate(
     train: pd.DataFrame,
     holdout: pd.DataFrame,
@@ -97,11 +121,13 @@ def evaluate(
     shadow: Callable[[int], Any] | None = None,
     shadow_settings: ShadowSettings | None = None,
     anonymeter: bool = True,
+    also_predict: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Fidelity (vs the real holdout), ML utility (TSTR vs TRTR) and the privacy attacks: DCR and
     DOMIAS, the targeted shadow-model attack when ``shadow`` builds shadow synthesizers (see
     ``targeted_attack.shadows_of``), and anonymeter's three risks. The protection score and the
-    empirical epsilon come from the strongest attack."""
+    empirical epsilon come from the strongest attack. ``also_predict`` ({column: task}) adds the
+    utility of more declared targets (the gate checks each)."""
     if columns is None:  # compare what the synthesizer modeled: drop columns it left empty (ids, excluded)
         columns = [
             c
@@ -110,7 +136,7 @@ def evaluate(
             and synthetic[c].notna().any()
             and not synthetic[c].astype(str).str.startswith("SYN-").all()
         ]
-    delta = sum(e["delta"] for e in ledger) if ledger else 0.0
+    claimed, delta = ledger_totals(ledger) if ledger else (None, 0.0)
     steps = {
         "fidelity": lambda: evaluation.fidelity_score(
             holdout, synthetic, columns, pairs=pairs, max_pairs=max_pairs, seed=seed
@@ -129,6 +155,11 @@ def evaluate(
             if target
             else None
         ),
+        "utility of the other targets": lambda: {
+            t: evaluation.ml_utility(train[columns], synthetic[columns], holdout[columns], t, k, seed=seed)["headline"]
+            for t, k in (also_predict or {}).items()
+            if t in columns and t != target
+        },
         "privacy": lambda: attacks.membership_inference(train, holdout, synthetic, columns, delta=delta, seed=seed),
         "shadow attack": lambda: (
             targeted_attack.shadow_attack(
@@ -152,12 +183,13 @@ def evaluate(
         bar.set_postfix(done=name)
     fidelity, sdm, utility, privacy = (results[k] for k in ("fidelity", "sdmetrics", "utility", "privacy"))
     privacy = strongest_attack(privacy, results["shadow attack"]) | {"anonymeter": results["anonymeter"]}
-    claimed = float(sum(e["epsilon"] for e in ledger)) if ledger else None
+    by_target = ({target: utility["headline"]} if utility else {}) | results["utility of the other targets"]
     return {
         "columns": columns,
         "fidelity": fidelity,
         "sdmetrics_quality": sdm,
         "utility": utility,
+        "utility_by_target": {t: {k: h[k] for k in ("metric", "ratio")} for t, h in by_target.items()},
         "privacy": privacy,
         "claimed_epsilon": claimed,
         "claimed_delta": delta,

@@ -1,16 +1,18 @@
 """DP-TVAE: the tabular VAE of Xu et al. (2019), trained with DP-SGD, with a DP data encoding.
 
-What touches the real data, and how it is paid for (see ``privacy_ledger()``):
+What touches the real data, and how it is paid for (see ``privacy_ledger()``): one plan for the
+whole fit (``accounting``), composed by one accountant (PLD, Google's ``dp-accounting``):
 
-* Numeric and datetime **bounds**: declared public in the metadata, or the outermost bins
-  of a thresholded Laplace histogram on a fixed grid (``dp.dp_bounds``). Values are clipped.
-* **Encoding** of each value (``encoding``): bins of a transform chosen from the bounds alone.
-* **Category domains**: declared public, or a stability-based DP histogram
-  (``dp.dp_categories``); rare categories fall into an ``"other"`` value.
+* **Category domains** of undeclared categorical columns, and the target's distribution: one
+  Gaussian partition selection over all those columns at once (``dp_domains``); rare values
+  fall into an ``"other"`` value. The noisy counts are kept and used.
+* **Numeric and date columns**: bounds and bins at DP quantiles, from one noisy hierarchical
+  histogram over all of them on a public grid (``dp_domains``); declared bounds are used as
+  given. Values beyond the bounds are clipped, and the ledger says what share.
+* **Encoding** of each value (``encoding``): a bin and a position inside it.
 * **Training** (``network``, ``dpsgd``): DP-SGD with Poisson sampling, per-sample clipping
-  (ghost norms) and Gaussian noise calibrated with opacus' PRV accountant.
-* **Target distribution** (when the decoder is conditioned on the target): a Laplace
-  histogram over the target's encoding slots; sample() draws the condition from it.
+  (ghost norms) and Gaussian noise, its noise multiplier calibrated so that everything above
+  composes to the requested epsilon.
 * Null rates are learned by the model (every column has a null slot), so they are covered
   by DP-SGD. Whether a column *may* be null, whether it is integer, and the output dtypes
   come from the declared metadata, never from the values (one null more must not change
@@ -28,12 +30,10 @@ round-trip both.
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 import time
-import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -42,15 +42,19 @@ import pandas as pd
 import torch
 from torch import nn
 
-from . import dp
+from . import accounting, dp
+from .accounting import PrivacyPlan
 from .budget import PrivacyBudget
 from .dpsgd import GhostClipper, add_noise_and_average, poisson_batches
-from .encoding import MAX_INTEGER_BINS, N_BINS, OTHER, ColumnEncoding, choose_transform, output_dtype, to_float
+from .encoding import OTHER as OTHER  # re-exported: the value rare categories become
+from .encoding import ColumnEncoding, output_dtype
+from .encoding_fit import Mechanisms, check_feasible, fit_encodings
+from .encoding_fit import SynthesizerWarning as SynthesizerWarning  # re-exported: users catch it here
 from .metadata import MetadataError, TableMetadata
 from .network import TVAE
 from .progress import progress_bar
 
-FORMAT = "workshop-dptvae/2"
+FORMAT = "workshop-dptvae/3"
 GUARANTEE = (
     "(epsilon, delta)-DP for adding or removing one row of the table given to fit(): the model, "
     "its samples and this ledger change in distribution by at most that much; public: column "
@@ -63,86 +67,12 @@ class SynthesizerError(ValueError):
     """Bad parameters or input for the synthesizer; the message says how to fix it."""
 
 
-@dataclass
-class BudgetPlan:
-    """How one fit spends its (epsilon, delta), decided before the data is touched.
-
-    A ``preprocessing_share`` of epsilon is split evenly over the preprocessing mechanisms
-    (undeclared bounds and category domains, the target distribution) and 10% of delta over the
-    category domains; DP-SGD gets what the ledger has left after them."""
-
-    epsilon: float | None
-    delta: float
-    mechanisms: list[str]
-    epsilon_each: float
-    delta_each_category: float
-
-    @classmethod
-    def for_fit(
-        cls,
-        metadata: TableMetadata,
-        epsilon: float | None,
-        delta: float,
-        preprocessing_share: float,
-        conditioned: bool,
-    ) -> BudgetPlan:
-        mechanisms = []
-        for col in metadata.modeled:
-            cm = metadata.columns[col]
-            if cm.modeled_kind() in ("numerical", "datetime") and cm.bounds is None:
-                mechanisms.append(f"bounds:{col}")
-            elif cm.modeled_kind() == "categorical" and cm.categories is None:
-                mechanisms.append(f"categories:{col}")
-        if conditioned:
-            mechanisms.append("target distribution")
-        private = epsilon is not None
-        n_cat = sum(m.startswith("categories:") for m in mechanisms)
-        return cls(
-            epsilon=epsilon,
-            delta=delta if private else 0.0,
-            mechanisms=mechanisms,
-            epsilon_each=preprocessing_share * epsilon / len(mechanisms) if private and mechanisms else 0.0,
-            delta_each_category=0.1 * delta / n_cat if private and n_cat else 0.0,
-        )
-
-
 def _json_default(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, pd.Timestamp):
         return value.isoformat()
     raise TypeError(f"cannot store {type(value).__name__} in a saved model")
-
-
-# Both are deterministic functions of public settings, and opacus' PRV accountant spends seconds
-# in pure Python on each call: shadow models (targeted_attack) and sweeps repeat the same calls.
-@functools.lru_cache(maxsize=256)
-def _calibrated_noise(sample_rate: float, steps: int, eps_sgd: float, delta_sgd: float) -> float:
-    from opacus.accountants.utils import get_noise_multiplier
-
-    with warnings.catch_warnings():
-        # opacus' PRV accountant warns "Optimal order is the largest alpha" from an RDP
-        # bound it uses only to size its grid; the epsilon it returns is the PRV one.
-        warnings.filterwarnings("ignore", message="Optimal order is the largest alpha")
-        return get_noise_multiplier(
-            target_epsilon=eps_sgd,
-            target_delta=delta_sgd,
-            sample_rate=sample_rate,
-            steps=steps,
-            accountant="prv",
-            epsilon_tolerance=0.005,
-        )
-
-
-@functools.lru_cache(maxsize=1024)
-def _prv_epsilon(sigma: float, sample_rate: float, steps: int, delta: float) -> float:
-    from opacus.accountants import PRVAccountant
-
-    accountant = PRVAccountant()
-    accountant.history = [(sigma, sample_rate, steps)]
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Optimal order is the largest alpha")
-        return accountant.get_epsilon(delta=delta)
 
 
 class DPTVAESynthesizer:
@@ -161,7 +91,7 @@ class DPTVAESynthesizer:
         batch_size: int = 500,
         max_grad_norm: float = 1.0,
         learning_rate: float = 2e-3,
-        preprocessing_share: float = 0.1,
+        preprocessing_share: float = 0.3,
         hidden: tuple[int, ...] = (128, 128),
         latent_dim: int = 128,
         loss_factor: float = 2.0,
@@ -258,7 +188,21 @@ class DPTVAESynthesizer:
             if delta >= 1 / n:
                 raise SynthesizerError(f"delta={delta:g} must be below 1/n = {1 / n:.3g} for a table of {n} rows.")
         conditioned = self.condition_on_target and self.metadata.target in self.metadata.modeled
-        self.plan_ = BudgetPlan.for_fit(self.metadata, self.epsilon, delta, self.preprocessing_share, conditioned)
+        mechanisms = Mechanisms.for_metadata(self.metadata, conditioned)
+        steps_per_epoch = max(1, n // self.batch_size)
+        try:  # the whole budget is planned from public settings before any row is read
+            self.plan_ = accounting.plan_fit(
+                self.epsilon,
+                delta,
+                mechanisms.gaussian_steps(),
+                selection=bool(mechanisms.selected),
+                sample_rate=self.batch_size / n,
+                sgd_steps=steps_per_epoch * self.epochs,
+                preprocessing_share=self.preprocessing_share,
+            )
+        except ValueError as exc:
+            raise SynthesizerError(f"Cannot plan the budget: {exc}.") from None
+        check_feasible(self.plan_, mechanisms, n, self.preprocessing_share)
         if budget is not None:
             budget.charge(self.epsilon, self.plan_.delta, purpose, internal_only=internal_only)
         self.internal_only_ = bool(internal_only) or not self.private
@@ -269,10 +213,14 @@ class DPTVAESynthesizer:
         self.ledger_ = dp.PrivacyLedger()
         self.columns_ = list(df.columns)
         self.dtypes_ = {c: output_dtype(self.metadata.columns[c], str(df[c].dtype)) for c in df.columns}
-        self._fit_encoding(df, rng)
+        self._ledger_preamble(n)
+        self.encodings_, self.marginals_ = fit_encodings(
+            df, self.metadata, self.dtypes_, self.plan_, mechanisms, rng, self.ledger_
+        )
         data = self._encode(df)
-        self._fit_target_marginal(data, rng)
+        self._set_target_marginal()
         self.model_ = self._new_model(data.shape[1])
+        self._init_output_bias()
         start = time.perf_counter()
         self._train(torch.as_tensor(data, dtype=torch.float32, device=self.device_))
         self.training_seconds_ = time.perf_counter() - start
@@ -304,34 +252,32 @@ class DPTVAESynthesizer:
             start += enc.slots + enc.has_position
         return None
 
-    def _fit_target_marginal(self, data: np.ndarray, rng: np.random.Generator) -> None:
-        """The target's distribution over its encoding slots, from which sample() draws the
-        decoder's condition: a Laplace histogram (each row adds 1 to one slot: sensitivity 1)."""
-        span = self._target_span()
+    def _set_target_marginal(self) -> None:
+        """The target's distribution over its encoding slots, from which sample() draws the decoder's
+        condition: the preprocessing's noisy counts (category mechanism or quantile tree), already paid."""
         self.target_marginal_ = None
-        if span is None:
+        if self._target_span() is None:
             return
         enc = next(e for e in self.encodings_ if e.name == self.metadata.target)
-        counts = data[:, span[0] : span[1]].sum(0).astype(float)
-        if self.private:
-            eps = self.plan_.epsilon_each
-            counts = counts + rng.laplace(0.0, 1.0 / eps, len(counts))
-            self.ledger_.add(
-                "target distribution",
-                enc.name,
-                "Laplace histogram over the target's encoding slots",
-                eps,
-                0.0,
-                f"{len(counts)} slots; sample() draws the decoder's condition from it",
-            )
-        else:
-            self.ledger_.add("target distribution", enc.name, "exact counts (NOT PRIVATE: epsilon=None)", math.inf)
+        marginal = self.marginals_.get(enc.name) or [1.0] * enc.slots
+        counts = np.asarray(marginal, dtype=float)
         if not enc.nullable:  # declared: no nulls
             counts[-1] = 0.0
-        counts = np.clip(counts, 0.0, None)
         self.target_marginal_ = (
             counts / counts.sum() if counts.sum() > 0 else np.full(len(counts), 1 / len(counts))
         ).tolist()
+
+    def _init_output_bias(self) -> None:
+        """Start each column's output logits at its paid-for marginal (log-shares), so DP-SGD's noisy
+        steps refine the dependence between columns instead of first finding the marginals."""
+        bias = self.model_.decoder.body[-1].bias
+        with torch.no_grad():
+            for enc, (_, st, ed) in zip(self.encodings_, (s for s in self._layout() if s[0] == "softmax")):
+                marginal = self.marginals_.get(enc.name)
+                if marginal is None:
+                    continue
+                p = torch.tensor(marginal, dtype=torch.float32).clamp_min(1e-4)
+                bias[st:ed] = torch.log(p / p.sum()).to(bias.device)
 
     def _check_input(self, df: pd.DataFrame) -> None:
         if not isinstance(df, pd.DataFrame) or df.empty:
@@ -357,8 +303,8 @@ class DPTVAESynthesizer:
                 "lower batch_size or use more rows."
             )
 
-    def _fit_encoding(self, df: pd.DataFrame, rng: np.random.Generator) -> None:
-        meta, plan, ledger = self.metadata, self.plan_, self.ledger_
+    def _ledger_preamble(self, n: int) -> None:
+        ledger = self.ledger_
         ledger.add("guarantee", "(table)", "what is protected", 0.0, 0.0, GUARANTEE if self.private else "none")
         ledger.add(
             "schema",
@@ -366,62 +312,10 @@ class DPTVAESynthesizer:
             "declared public",
             0.0,
             0.0,
-            f"column names, the declared metadata and the row count n={len(df)} (sets the sampling rate) "
-            "are treated as public",
+            f"column names, the declared metadata and the row count n={n} (sets the sampling rate) are treated as public",
         )
         if self.private:
             ledger.add("randomness", "(all)", "OS entropy", 0.0, 0.0, dp.SAMPLER_NOTE)
-        self.encodings_ = []
-        for col in meta.modeled:
-            cm = meta.columns[col]
-            kind = cm.modeled_kind()
-            enc = ColumnEncoding(col, kind, self.dtypes_[col], nullable=cm.nullable)
-            if kind == "boolean":
-                ledger.add("encoding", col, "public domain {False, True}", 0.0)
-            elif kind == "categorical":
-                if cm.categories is not None:
-                    enc.categories = list(cm.categories)
-                    ledger.add("category domain", col, "declared public", 0.0, 0.0, f"{len(enc.categories)} categories")
-                elif self.private:
-                    enc.categories, _ = dp.dp_categories(df[col], plan.epsilon_each, plan.delta_each_category, rng)
-                    ledger.add(
-                        "category domain",
-                        col,
-                        "Laplace counts + threshold (stability histogram)",
-                        plan.epsilon_each,
-                        plan.delta_each_category,
-                        f"{len(enc.categories)} categories kept, the rest -> '{OTHER}'",
-                    )
-                else:
-                    enc.categories = sorted(df[col].dropna().unique().tolist(), key=str)
-                    ledger.add("category domain", col, "exact (NOT PRIVATE: epsilon=None)", math.inf)
-            else:
-                x = to_float(df[col])
-                if cm.bounds is not None:
-                    lo, hi = cm.bounds  # datetimes: days since 1970 (set_bounds converts dates)
-                    ledger.add("bounds", col, "declared public", 0.0, 0.0, f"[{lo:g}, {hi:g}]")
-                elif self.private:
-                    lo, hi = dp.dp_bounds(x[~np.isnan(x)], plan.epsilon_each, rng, datetime=kind == "datetime")
-                    ledger.add(
-                        "bounds",
-                        col,
-                        "Laplace histogram on a fixed grid + threshold",
-                        plan.epsilon_each,
-                        0.0,
-                        f"[{lo:g}, {hi:g}]",
-                    )
-                else:
-                    lo, hi = float(np.nanmin(x)), float(np.nanmax(x))
-                    hi = hi if hi > lo else lo + 1
-                    ledger.add("bounds", col, "exact min/max (NOT PRIVATE: epsilon=None)", math.inf)
-                enc.lo, enc.hi = float(lo), float(hi)
-                enc.integer = bool(cm.integer) or kind == "datetime"
-                if enc.integer and enc.hi - enc.lo + 1 <= MAX_INTEGER_BINS:
-                    enc.lo, enc.hi = math.floor(enc.lo), math.ceil(enc.hi)
-                    enc.integer_bins, enc.n_bins = True, int(enc.hi - enc.lo + 1)
-                else:
-                    enc.transform, enc.n_bins = choose_transform(enc.lo, enc.hi), N_BINS
-            self.encodings_.append(enc)
 
     def _encode(self, df: pd.DataFrame) -> np.ndarray:
         blocks = []
@@ -490,14 +384,12 @@ class DPTVAESynthesizer:
             noise_gen = torch.Generator(device=self.device_).manual_seed(self.seed + 1)
         optimizer = torch.optim.Adam(self.model_.parameters(), lr=self.learning_rate, weight_decay=1e-5)
         params = [q for q in self.model_.parameters() if q.requires_grad]
+        plan = self.plan_
         steps_per_epoch = max(1, n // self.batch_size)
-        self.sample_rate_ = self.batch_size / n
-        self.steps_ = steps_per_epoch * self.epochs
+        self.sample_rate_, self.steps_ = plan.sample_rate, plan.sgd_steps
         self.noise_multiplier_ = None
         if self.private:
-            eps_sgd = self.epsilon - self.ledger_.epsilon
-            delta_sgd = self.plan_.delta - self.ledger_.delta
-            sigma = _calibrated_noise(self.sample_rate_, self.steps_, eps_sgd, delta_sgd)
+            sigma = plan.sgd_noise_multiplier
             clipper = GhostClipper(self.model_)
         self.loss_history_, self.epsilon_history_, self.epoch_seconds_ = [], [], []
         spans = list(zip(self._layout(), self._span_weights()))
@@ -532,11 +424,10 @@ class DPTVAESynthesizer:
                     self.model_.decoder.log_sigma.weight.clamp_(math.log(0.01), 0.0)
             self.epoch_seconds_.append(time.perf_counter() - epoch_start)
             self.loss_history_.append(total / max(count, 1))
-            # the epsilon curve (for the bar and plot_training) costs a PRV evaluation per point
+            # the epsilon curve (for the bar and plot_training) costs a PLD composition per point
             checkpoint = self.progress and (epoch + 1) % max(1, self.epochs // 10) == 0
             if self.private and (epoch + 1 == self.epochs or checkpoint):
-                spent = _prv_epsilon(sigma, self.sample_rate_, (epoch + 1) * steps_per_epoch, delta_sgd)
-                eps_now = self.ledger_.epsilon + spent
+                eps_now = plan.composed_epsilon((epoch + 1) * steps_per_epoch)
                 self.epsilon_history_.append((epoch + 1, eps_now))
             # The loss is computed on real rows without noise: a DP fit shows only the epsilon spent.
             if self.private:
@@ -549,11 +440,25 @@ class DPTVAESynthesizer:
             self.ledger_.add(
                 "training",
                 "(all modeled)",
-                "DP-SGD: Poisson sampling, per-sample clipping, Gaussian noise; PRV accountant",
-                _prv_epsilon(sigma, self.sample_rate_, self.steps_, delta_sgd),
-                delta_sgd,
+                "DP-SGD: Poisson sampling, per-sample clipping, Gaussian noise",
+                accounting.sgd_epsilon(plan),
+                plan.delta_accounted,
                 f"noise multiplier {sigma:.4f}, sample rate {self.sample_rate_:.5f}, "
-                f"{self.steps_} steps, clipping norm {self.max_grad_norm}",
+                f"{self.steps_} steps, clipping norm {self.max_grad_norm}; composed with the preprocessing "
+                "in one PLD (epsilon shown: this step alone)",
+                composed=True,
+            )
+            shares = ", ".join(f"{s.name} {s.noise_multiplier:.1f}" for s in plan.steps)
+            self.ledger_.add(
+                "total",
+                "(all)",
+                "one accountant: PLD composition (dp-accounting, add/remove one row) of every step marked "
+                "composed, plus the partition-selection delta",
+                plan.composed_epsilon(),
+                plan.delta,
+                f"preprocessing share {plan.preprocessing_share:g} of the budget's rho; Gaussian noise multipliers: "
+                f"{shares or 'none'}, DP-SGD {sigma:.4f}; delta {plan.delta_accounted:.3g} in the PLD + "
+                f"{plan.delta_selection:.3g} for partition selection",
             )
         else:
             self.ledger_.add("training", "(all modeled)", "plain SGD (NOT PRIVATE: epsilon=None)", math.inf)
@@ -694,11 +599,12 @@ class DPTVAESynthesizer:
             raise SynthesizerError("Nothing to save: fit() first.")
         path = Path(path)
         fitted = {
-            "plan_": asdict(self.plan_),
+            "plan_": self.plan_.to_dict(),
             "encodings_": [asdict(e) for e in self.encodings_],
             "columns_": self.columns_,
             "dtypes_": self.dtypes_,
             "target_marginal_": self.target_marginal_,
+            "marginals_": self.marginals_,
             "ledger_": self.ledger_.to_records(),
             "lifetime": self.ledger_.lifetime,
             "internal_only_": self.internal_only_,
@@ -735,10 +641,11 @@ class DPTVAESynthesizer:
         synth = cls(TableMetadata.from_dict(state["metadata"]), **params)
         f = state["fitted"]
         synth.device_ = synth._torch_device()
-        synth.plan_ = BudgetPlan(**f["plan_"])
+        synth.plan_ = PrivacyPlan.from_dict(f["plan_"])
         synth.encodings_ = [ColumnEncoding(**e) for e in f["encodings_"]]
         synth.columns_, synth.dtypes_ = f["columns_"], f["dtypes_"]
         synth.target_marginal_ = f["target_marginal_"]
+        synth.marginals_ = f["marginals_"]
         synth.ledger_ = dp.PrivacyLedger.from_records(f["ledger_"])
         synth.ledger_.lifetime = f["lifetime"]
         synth.internal_only_ = f["internal_only_"]

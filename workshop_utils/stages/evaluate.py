@@ -80,6 +80,7 @@ def run_evaluation(
         seed=settings.seed,
         shadow=shadow,
         shadow_settings=shadow_settings,
+        also_predict=spec.also_predict,
     )
     metrics["lifetime_budget"] = syn_entry["Parameters"].get("lifetimeBudget")
     verdict = report.gate(metrics, policy)

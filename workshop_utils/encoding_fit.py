@@ -1,0 +1,362 @@
+"""Fitting the column encodings: what the synthesizer learns from the rows before training.
+
+Under DP every fact comes from one of two Gaussian mechanisms planned by ``accounting`` and run
+in ``dp_domains``: the joint category mechanism (domains of undeclared categorical columns, and
+the target's distribution when it is categorical or boolean) and the joint quantile tree of the
+numeric and date columns (bounds, bins, null shares). Everything else here is post-processing of
+their noisy outputs, and every column's outcome is written to the ledger. Without DP
+(``epsilon=None``) the same code reads exact values and says so.
+
+The noisy counts are used, not thrown away: each encoded column gets a ``marginal`` over its
+slots (category counts, bin shares, null share), which starts the decoder's output biases and,
+for the target, is the distribution ``sample()`` draws the decoder's condition from.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from . import dp_domains
+from .accounting import PrivacyPlan, preprocessing_noise_multiplier
+from .dp import PrivacyLedger
+from .encoding import MAX_INTEGER_BINS, N_BINS, OTHER, ColumnEncoding, choose_transform, to_float
+from .metadata import TableMetadata
+
+P_TAIL = 0.001  # the bounds are the 0.1% and 99.9% quantiles: each tail clips about 0.1% of the rows
+FINE_LEVELS = 400  # quantile levels read to estimate each bin's share (post-processing)
+ZERO = 2.0**-16  # finer than the quantile tree resolves next to 0
+CLIP_WARNING = 0.02  # warn when more than 2% of a column's values would be clipped
+OTHER_WARNING = 0.05  # warn when more than 5% of a column's rows would become "other"
+
+
+class SynthesizerWarning(UserWarning):
+    """A fit that works but loses structure; the message says what to declare or which epsilon helps."""
+
+
+@dataclass
+class Mechanisms:
+    """Which columns each preprocessing mechanism covers (from the metadata only)."""
+
+    selected: list[str]  # categorical columns whose domain is read from the data
+    public_counts: dict[str, list]  # declared domains whose counts are released (the target's)
+    numeric: list[str]  # numeric and date columns read through the quantile tree
+
+    @classmethod
+    def for_metadata(cls, meta: TableMetadata, conditioned: bool) -> Mechanisms:
+        selected, public, numeric = [], {}, []
+        for col in meta.modeled:
+            cm = meta.columns[col]
+            kind = cm.modeled_kind()
+            if kind == "categorical" and cm.categories is None:
+                selected.append(col)
+            elif conditioned and col == meta.target and kind in ("categorical", "boolean"):
+                public[col] = [False, True] if kind == "boolean" else list(cm.categories)
+            elif kind in ("numerical", "datetime") and cm.bounds is None:
+                numeric.append(col)
+        return cls(selected, public, numeric)
+
+    def gaussian_steps(self) -> list[tuple[str, list[str], float]]:
+        """(name, columns, L2 sensitivity) of each preprocessing mechanism."""
+        steps = []
+        cats = [*self.selected, *self.public_counts]
+        if cats:
+            steps.append(("category domains", cats, math.sqrt(len(cats))))
+        if self.numeric:
+            steps.append(("numeric quantiles", self.numeric, math.sqrt(len(self.numeric) * (dp_domains.LEVELS + 1))))
+        return steps
+
+
+class ExactQuantiles:
+    """The non-private counterpart of ``dp_domains.QuantileTree`` (epsilon=None)."""
+
+    def __init__(self, x: np.ndarray) -> None:
+        self.values = np.sort(x[~np.isnan(x)])
+        self.null = float(np.isnan(x).sum())
+
+    def quantile(self, p: float) -> float:
+        return float(np.quantile(self.values, p)) if len(self.values) else 0.0
+
+    def non_null_outside_support(self, n: int) -> float:
+        return 0.0
+
+
+def check_feasible(plan: PrivacyPlan, mech: Mechanisms, n: int, share: float) -> None:
+    """Refuse, before the budget is charged or a row read, a table too small for the epsilon
+    asked (from public settings only: the plan and the row count)."""
+    from .synth import SynthesizerError
+
+    if not plan.private:
+        return
+    cats, nums = plan.step("category domains"), plan.step("numeric quantiles")
+    if mech.selected and cats is not None:
+        tau = dp_domains.selection_threshold(cats.sigma, plan.delta_selection, len(mech.selected))
+        if tau > n / 2:
+            raise SynthesizerError(
+                f"At epsilon {plan.epsilon:g} a category must hold more than {tau:,.0f} of the {n:,} rows to be kept, "
+                f"so no category of {mech.selected} could survive. Declare their category lists "
+                "(meta.set_categories, or a reviewed cleaning job's list with public: true), exclude them, "
+                f"or use more rows or a larger epsilon ({_epsilon_for(plan, cats, n / 10, share, len(mech.selected))})."
+            )
+    if nums is not None:
+        need = dp_domains.support_threshold(nums.sigma)
+        if need > n / 2:
+            raise SynthesizerError(
+                f"At epsilon {plan.epsilon:g} a range of values must hold more than {need:,.0f} of the {n:,} rows to be "
+                f"seen, so the DP quantiles of {mech.numeric} cannot work. Declare their bounds (meta.set_bounds), use "
+                "more rows, or a larger epsilon."
+            )
+
+
+def _epsilon_for(plan: PrivacyPlan, step, rows: float, share: float, selected: int) -> str:
+    """The smallest epsilon on a public grid at which a category of ``rows`` rows would be kept."""
+    mechanisms = len(plan.steps)
+    for eps in (0.5, 1, 2, 3, 5, 10, 20, 50):
+        sigma = step.sensitivity * preprocessing_noise_multiplier(eps, plan.delta_accounted, share, mechanisms)
+        if dp_domains.selection_threshold(sigma, plan.delta_selection, selected) <= rows:
+            return f"at epsilon {eps:g} a category of {rows:,.0f} rows would be kept"
+    return "even epsilon 50 would not keep a category of that size"
+
+
+def fit_encodings(
+    df: pd.DataFrame,
+    meta: TableMetadata,
+    dtypes: dict[str, str],
+    plan: PrivacyPlan,
+    mech: Mechanisms,
+    rng: np.random.Generator,
+    ledger: PrivacyLedger,
+) -> tuple[list[ColumnEncoding], dict[str, list[float] | None]]:
+    """The encodings of the modeled columns and each one's marginal over its slots (None: none known)."""
+    n, private = len(df), plan.private
+    cats = _category_counts(df, meta, plan, mech, rng, ledger)
+    trees = _quantile_sources(df, meta, plan, mech, rng, ledger)
+    encodings, marginals = [], {}
+    for col in meta.modeled:
+        cm = meta.columns[col]
+        kind = cm.modeled_kind()
+        enc = ColumnEncoding(col, kind, dtypes[col], nullable=cm.nullable)
+        marginals[col] = None
+        if kind == "boolean":
+            ledger.add("encoding", col, "public domain {False, True}", 0.0)
+            if col in cats:
+                marginals[col] = _category_marginal(cats[col], [False, True], other_slot=False)
+        elif kind == "categorical":
+            if col in cats and cats[col].selected:
+                enc.categories = cats[col].categories
+                _note_categories(ledger, col, cats[col], n, private, plan, mech)
+            else:
+                enc.categories = list(cm.categories)
+                ledger.add("category domain", col, "declared public", 0.0, 0.0, f"{len(enc.categories)} categories")
+            if col in cats:
+                marginals[col] = _category_marginal(cats[col], enc.categories, other_slot=True)
+        else:
+            if col in trees:
+                marginals[col] = _numeric_encoding(enc, cm, trees[col], n, ledger, private)
+            else:
+                _declared_encoding(enc, cm, ledger)
+        encodings.append(enc)
+    return encodings, marginals
+
+
+def _category_counts(df, meta, plan, mech, rng, ledger) -> dict[str, dp_domains.CategoryCounts]:
+    cols = [*mech.selected, *mech.public_counts]
+    if not cols:
+        return {}
+    nullable = {c: meta.columns[c].nullable for c in cols}
+    if not plan.private:
+        out = dp_domains.category_domains(df, mech.selected, mech.public_counts, nullable, 0.0, -math.inf, rng)
+        ledger.add("category domains", ", ".join(cols), "exact counts (NOT PRIVATE: epsilon=None)", math.inf)
+        return out
+    step = plan.step("category domains")
+    tau = dp_domains.selection_threshold(step.sigma, plan.delta_selection, len(mech.selected))
+    out = dp_domains.category_domains(df, mech.selected, mech.public_counts, nullable, step.sigma, tau, rng)
+    ledger.add(
+        "category domains",
+        ", ".join(cols),
+        "Gaussian partition selection over all these columns at once (joint noisy counts + threshold)",
+        plan.standalone_epsilon(step.noise_multiplier),
+        plan.delta_selection if mech.selected else 0.0,
+        f"noise std {step.sigma:.1f} rows, L2 sensitivity sqrt({len(cols)}); a value is kept when its noisy count "
+        f"exceeds {tau:.0f} rows; composed with the other mechanisms in one PLD (epsilon shown: this step alone)",
+        composed=True,
+    )
+    return out
+
+
+def _quantile_sources(df, meta, plan, mech, rng, ledger) -> dict:
+    if not mech.numeric:
+        return {}
+    kinds = {c: meta.columns[c].modeled_kind() for c in mech.numeric}
+    if not plan.private:
+        ledger.add(
+            "numeric quantiles", ", ".join(mech.numeric), "exact quantiles (NOT PRIVATE: epsilon=None)", math.inf
+        )
+        return {c: ExactQuantiles(to_float(df[c], kinds[c])) for c in mech.numeric}
+    step = plan.step("numeric quantiles")
+    ledger.add(
+        "numeric quantiles",
+        ", ".join(mech.numeric),
+        "Gaussian noisy hierarchical histogram on a public grid (octaves, then 16 halvings), all columns at once",
+        plan.standalone_epsilon(step.noise_multiplier),
+        0.0,
+        f"noise std {step.sigma:.1f} rows per node, L2 sensitivity sqrt({len(mech.numeric)} x 17); bounds, bins "
+        "and null shares are read from it; composed with the other mechanisms in one PLD (epsilon shown: this step alone)",
+        composed=True,
+    )
+    return {c: dp_domains.QuantileTree.build(to_float(df[c], kinds[c]), step.sigma, rng) for c in mech.numeric}
+
+
+def _category_marginal(counts: dp_domains.CategoryCounts, categories: list, other_slot: bool) -> list[float]:
+    """Slots: the categories, "other" (categoricals, not booleans) and null."""
+    by_value = dict(zip(counts.categories, counts.counts))
+    values = [max(by_value.get(v, 0.0), 0.0) for v in categories]
+    slots = values + ([_signal(counts.other, counts)] if other_slot else []) + [_signal(counts.null, counts)]
+    return _normalise(slots)
+
+
+def _normalise(slots: list[float]) -> list[float]:
+    total = float(sum(slots))
+    return [s / total for s in slots] if total > 0 else [1.0 / len(slots)] * len(slots)
+
+
+def _note_categories(ledger, col, counts, n, private, plan, mech) -> None:
+    other = counts.other / n if n else 0.0
+    if not private:
+        ledger.add(
+            "category domain",
+            col,
+            "exact (NOT PRIVATE: epsilon=None)",
+            0.0,
+            0.0,
+            f"{len(counts.categories)} categories",
+        )
+        return
+    ledger.add(
+        "category domain",
+        col,
+        "from the joint category mechanism (see 'category domains')",
+        0.0,
+        0.0,
+        f"{len(counts.categories)} categories kept; about {other:.1%} of rows fall in '{OTHER}'",
+        composed=True,
+    )
+    step = plan.step("category domains")
+    tau = dp_domains.selection_threshold(step.sigma, plan.delta_selection, len(mech.selected))
+    if not counts.categories:
+        warnings.warn(
+            f"Column {col!r} kept no category at epsilon {plan.epsilon:g}: a value needs more than about {tau:,.0f} rows "
+            f"to be kept, so every synthetic value of {col!r} will be '{OTHER}'. Declare its categories "
+            f"(meta.set_categories) or exclude it; {_epsilon_for(plan, step, n / 20, plan.preprocessing_share, len(mech.selected))}.",
+            SynthesizerWarning,
+            stacklevel=4,
+        )
+    elif other > OTHER_WARNING:
+        warnings.warn(
+            f"Column {col!r}: about {other:.0%} of its rows fall in values held by fewer than ~{tau:,.0f} rows and "
+            f"become '{OTHER}' at epsilon {plan.epsilon:g}; declare its categories to keep them.",
+            SynthesizerWarning,
+            stacklevel=4,
+        )
+
+
+def _numeric_encoding(enc: ColumnEncoding, cm, source, n: int, ledger: PrivacyLedger, private: bool) -> list[float]:
+    """Bounds and bins from the quantiles; returns the marginal over the column's slots."""
+    from .synth import SynthesizerError
+
+    if private and source.support() is None:
+        raise SynthesizerError(
+            f"Column {enc.name!r}: no range of values holds enough rows to be seen under DP noise at this epsilon. "
+            "Declare its bounds (meta.set_bounds) or exclude it."
+        )
+    enc.integer = bool(cm.integer) or enc.kind == "datetime"
+    levels = np.concatenate([[P_TAIL], np.arange(1, N_BINS) / N_BINS, [1 - P_TAIL]])
+    q = np.maximum.accumulate([source.quantile(p) for p in levels])
+    q[np.abs(q) < ZERO] = 0.0  # below the grid's resolution near 0: a zero
+    if not private:
+        q[0], q[-1] = source.quantile(0.0), source.quantile(1.0)
+    if enc.integer:  # an estimate inside [k, k + 1) is the integer k's mass
+        q = np.floor(q + 1e-9)
+        if q[-1] - q[0] + 1 <= MAX_INTEGER_BINS:
+            enc.integer_bins, enc.n_bins = True, int(q[-1] - q[0] + 1)
+            edges = None
+        else:
+            atoms = np.unique(q[1:][q[1:] == q[:-1]])
+            edges = np.unique(np.concatenate([q[:-1] - 0.5, atoms + 0.5, [q[-1] + 0.5]]))
+    else:
+        edges = _float_edges(q)
+    if edges is not None:
+        enc.bin_edges, enc.n_bins = [float(e) for e in edges], len(edges) - 1
+        enc.lo, enc.hi = float(edges[0]), float(edges[-1])
+    else:
+        enc.lo, enc.hi = float(q[0]), float(q[-1])
+    enc.transform = "identity" if enc.integer_bins else choose_transform(enc.lo, enc.hi)
+    fine = np.array([source.quantile(p) for p in (np.arange(FINE_LEVELS) + 0.5) / FINE_LEVELS])
+    idx, _ = enc.encode(pd.Series(_snap(fine, np.asarray(enc.bin_edges or [], dtype=float))))
+    null = min(_signal(source.null, source) / n, 1.0) if enc.nullable else 0.0
+    shares = np.bincount(idx, minlength=enc.slots)[: enc.slots - 1] / FINE_LEVELS * (1 - null)
+    clipped = 2 * P_TAIL + source.non_null_outside_support(n) if private else 0.0
+    ledger.add(
+        "bins",
+        enc.name,
+        "DP quantiles from the joint tree" if private else "exact quantiles (NOT PRIVATE: epsilon=None)",
+        0.0 if private else math.inf,
+        0.0,
+        f"[{enc.lo:g}, {enc.hi:g}], {enc.n_bins} bins"
+        + (f"; about {clipped:.1%} of values clipped to the bounds" if private else ""),
+        composed=private,
+    )
+    if private and clipped > CLIP_WARNING:
+        warnings.warn(
+            f"Column {enc.name!r}: about {clipped:.0%} of its values lie outside the range seen under DP noise "
+            f"([{enc.lo:g}, {enc.hi:g}]) and are clipped to it; declare its bounds (meta.set_bounds) to keep them.",
+            SynthesizerWarning,
+            stacklevel=4,
+        )
+    return [*shares.tolist(), null]
+
+
+def _signal(count: float | None, source) -> float:
+    """A noisy count, read as 0 when it is within 2 sigma of 0 (mostly noise)."""
+    sigma = getattr(source, "sigma0", getattr(source, "sigma", 0.0))
+    return float(count) if count is not None and count > 2 * sigma else 0.0
+
+
+def _snap(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Quantiles read as the atom (or zero) they estimate, as the edges were (``_float_edges``)."""
+    out = np.where(np.abs(values) < ZERO, 0.0, values)
+    for atom in edges[1:][edges[1:] == edges[:-1]]:
+        out[np.abs(out - atom) <= 1e-6 * max(abs(atom), 2.0**-8)] = atom
+    return out
+
+
+def _declared_encoding(enc: ColumnEncoding, cm, ledger: PrivacyLedger) -> None:
+    """Declared public bounds: uniform bins on a transform chosen from them, nothing read from the rows."""
+    enc.lo, enc.hi = float(cm.bounds[0]), float(cm.bounds[1])
+    enc.integer = bool(cm.integer) or enc.kind == "datetime"
+    if enc.integer and enc.hi - enc.lo + 1 <= MAX_INTEGER_BINS:
+        enc.lo, enc.hi = math.floor(enc.lo), math.ceil(enc.hi)
+        enc.integer_bins, enc.n_bins = True, int(enc.hi - enc.lo + 1)
+    else:
+        enc.transform, enc.n_bins = choose_transform(enc.lo, enc.hi), N_BINS
+    ledger.add("bounds", enc.name, "declared public", 0.0, 0.0, f"[{enc.lo:g}, {enc.hi:g}], {enc.n_bins} uniform bins")
+
+
+def _float_edges(q: np.ndarray) -> np.ndarray:
+    """Edges from sorted quantiles; a value that holds several quantiles becomes a zero-width bin (an atom)."""
+    tol = 1e-6 * np.maximum(np.abs(q), 2.0**-8)  # the tree's resolution is 2^-16 of an octave
+    snapped = q.copy()
+    for i in range(1, len(q)):
+        if snapped[i] - snapped[i - 1] <= tol[i]:
+            snapped[i] = snapped[i - 1]
+    edges, counts = np.unique(snapped, return_counts=True)
+    edges = np.array([float(f"{e:.6g}") if c > 1 else e for e, c in zip(edges, counts)])
+    atoms = edges[counts > 1]
+    out = np.sort(np.concatenate([edges, atoms]))
+    if len(out) < 2:
+        out = np.array([out[0], out[0] + max(abs(out[0]) * 1e-6, 1e-6)])
+    return out
