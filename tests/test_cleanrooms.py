@@ -94,7 +94,7 @@ def test_the_emitted_requests_pass_botocore_validation_and_a_broken_one_does_not
 def room(s3_server, tmp_path_factory):
     from workshop_utils.storage import S3Store
 
-    settings = Settings(bucket="clean-rooms-test", prefix="cr", run_id="crrun", sample_rows=1500)
+    settings = Settings(bucket="clean-rooms-test", prefix="cr", run_id="crrun", sample_rows=3000)
     store = S3Store.connect(settings)
     store.ensure_bucket()
     defs = Definitions.load(cr.DEFINITIONS)

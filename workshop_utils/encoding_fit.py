@@ -31,7 +31,17 @@ P_TAIL = 0.001  # the bounds are the 0.1% and 99.9% quantiles: each tail clips a
 FINE_LEVELS = 400  # quantile levels read to estimate each bin's share (post-processing)
 ZERO = 2.0**-16  # finer than the quantile tree resolves next to 0
 CLIP_WARNING = 0.02  # warn when more than 2% of a column's values would be clipped
-OTHER_WARNING = 0.05  # warn when more than 5% of a column's rows would become "other"
+OTHER_WARNING = 0.05
+ROWS_PER_BIN = 6  # a quantile bin must hold at least 6 noise standard deviations of rows ...
+MIN_BINS = 2  # ... and a column at least 2 such bins, or the fit is refused
+
+
+def quantile_bins(n: int, sigma: float) -> int:
+    """How many quantile bins the tree's noise supports on n rows (at most N_BINS): each must hold
+    ROWS_PER_BIN noise standard deviations, so that the splits that find its edges are signal."""
+    return (
+        int(min(N_BINS, n // (ROWS_PER_BIN * sigma * dp_domains.DEEP_SCALE))) if sigma > 0 else N_BINS
+    )  # warn when more than 5% of a column's rows would become "other"
 
 
 class SynthesizerWarning(UserWarning):
@@ -102,14 +112,27 @@ def check_feasible(plan: PrivacyPlan, mech: Mechanisms, n: int, share: float) ->
                 "(meta.set_categories, or a reviewed cleaning job's list with public: true), exclude them, "
                 f"or use more rows or a larger epsilon ({_epsilon_for(plan, cats, n / 10, share, len(mech.selected))})."
             )
-    if nums is not None:
-        need = dp_domains.support_threshold(nums.sigma)
-        if need > n / 2:
-            raise SynthesizerError(
-                f"At epsilon {plan.epsilon:g} a range of values must hold more than {need:,.0f} of the {n:,} rows to be "
-                f"seen, so the DP quantiles of {mech.numeric} cannot work. Declare their bounds (meta.set_bounds), use "
-                "more rows, or a larger epsilon."
-            )
+    if nums is not None and quantile_bins(n, nums.sigma) < MIN_BINS:
+        need = ROWS_PER_BIN * MIN_BINS * nums.sigma * dp_domains.DEEP_SCALE
+        works = next(
+            (
+                eps
+                for eps in (0.5, 1, 2, 3, 5, 10, 20, 50)
+                if quantile_bins(
+                    n,
+                    nums.sensitivity
+                    * preprocessing_noise_multiplier(eps, plan.delta_accounted, share, len(plan.steps)),
+                )
+                >= MIN_BINS
+            ),
+            None,
+        )
+        raise SynthesizerError(
+            f"At epsilon {plan.epsilon:g} the DP quantiles of {mech.numeric} need at least {need:,.0f} rows (each count "
+            f"is noisy by about {nums.sigma * dp_domains.DEEP_SCALE:,.0f} rows) and the table has {n:,}: their bins would "
+            "be noise. Declare their bounds (meta.set_bounds), use more rows, or "
+            + (f"use epsilon {works:g} or more." if works else "a much larger epsilon.")
+        )
 
 
 def _epsilon_for(plan: PrivacyPlan, step, rows: float, share: float, selected: int) -> str:
@@ -274,7 +297,8 @@ def _numeric_encoding(enc: ColumnEncoding, cm, source, n: int, ledger: PrivacyLe
             "Declare its bounds (meta.set_bounds) or exclude it."
         )
     enc.integer = bool(cm.integer) or enc.kind == "datetime"
-    levels = np.concatenate([[P_TAIL], np.arange(1, N_BINS) / N_BINS, [1 - P_TAIL]])
+    bins = quantile_bins(n, getattr(source, "sigma", 0.0))
+    levels = np.concatenate([[P_TAIL], np.arange(1, bins) / bins, [1 - P_TAIL]])
     q = np.maximum.accumulate([source.quantile(p) for p in levels])
     q[np.abs(q) < ZERO] = 0.0  # below the grid's resolution near 0: a zero
     if not private:
