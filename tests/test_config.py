@@ -77,3 +77,34 @@ def test_every_bad_value_is_named_in_one_message(tmp_path):
     message = str(err.value)
     assert all(name in message for name in ("seed", "synthetic_rows", "epsilon", "delta")), message
     assert not any(tmp_path.iterdir())
+
+
+def test_a_gate_that_released_nothing_stops_that_notebook_not_the_run(tmp_path):
+    """Notebook 07 has nothing to train on when the gate said no: the run says so and goes on; a real
+    failure after it still stops the run."""
+    import json
+
+    import nbformat
+
+    from workshop_utils.runner import WorkshopRunError, run_workshop
+
+    nb_dir = tmp_path / "notebooks"
+    nb_dir.mkdir()
+    cells = {
+        "07_train_on_synthetic": "from workshop_utils.stages.train_on_synthetic import NothingReleasedError\n"
+        "raise NothingReleasedError('Nothing has been released')",
+        "08_clean_rooms_collaboration": "raise ValueError('a real failure')",
+    }
+    for name, source in cells.items():
+        nb = nbformat.v4.new_notebook(
+            metadata={"kernelspec": {"name": "workshop", "display_name": "w", "language": "python"}}
+        )
+        nb.cells = [nbformat.v4.new_code_cell("run_id = None", metadata={"tags": ["parameters"]})]
+        nb.cells.append(nbformat.v4.new_code_cell(source))
+        nbformat.write(nb, nb_dir / f"{name}.ipynb")
+    lines: list[str] = []
+    with pytest.raises(WorkshopRunError, match="08_clean_rooms_collaboration failed"):
+        run_workshop(params={"run_id": "gate-no"}, runs_dir=tmp_path / "runs", notebook_dir=nb_dir, log=lines.append)
+    record = json.loads((tmp_path / "runs" / "gate-no" / "run.json").read_text())
+    assert [n["status"] for n in record["notebooks"]] == ["nothing released", "failed"]
+    assert any("nothing passed the release gate" in line for line in lines)

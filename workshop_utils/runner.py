@@ -133,6 +133,9 @@ def run_workshop(
             os.environ[PROGRESS_ENV] = previous_progress
     (run_dir / "run.json").write_text(json.dumps(record, indent=2, default=str))
     log(f"Run {settings.run_id} finished: executed notebooks in {run_dir}")
+    for n in record["notebooks"]:
+        if n["status"] == "nothing released":
+            log(f"Note: {n['name']} had nothing to work on: no synthetic table passed the release gate.")
     log(f"Artifacts: s3://{settings.bucket}/{settings.prefix}/<stage>/{settings.run_id}/")
     return run_dir
 
@@ -198,6 +201,15 @@ def _run_all(
                 extra_arguments=["--IPKernelApp.log_level=ERROR"],
             )
         except Exception as exc:
+            if "NothingReleasedError" in str(exc):  # the gate said no: an outcome, not a failure
+                record["notebooks"].append(
+                    {"name": nb.stem, "status": "nothing released", "seconds": round(time.monotonic() - start, 1)}
+                )
+                log(
+                    f"[{i}/{len(notebooks)}] {nb.stem} stopped: nothing passed the release gate, so there is nothing "
+                    f"to train on (notebook 06 and its report say why); the run goes on. Its notebook: {out}"
+                )
+                continue
             record["notebooks"].append(
                 {"name": nb.stem, "status": "failed", "seconds": round(time.monotonic() - start, 1)}
             )
