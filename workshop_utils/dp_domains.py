@@ -37,7 +37,6 @@ LEVELS = 16
 # sigma on every node: 1/0.5^2 + LEVELS / DEEP^2 = LEVELS + 1.
 LEVEL0_SCALE = 0.5
 DEEP_SCALE = (LEVELS / (LEVELS + 1 - LEVEL0_SCALE**-2)) ** 0.5
-NULL = ("__null__",)  # the null partition's key (never a real value)
 
 
 def octave_edges() -> np.ndarray:
