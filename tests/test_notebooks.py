@@ -329,7 +329,7 @@ def test_the_whole_series_runs_on_another_table_from_its_spec(s3_server, tmp_pat
         "dataset": str(spec_path),
         "bucket": "other-table",
         "run_id": "diamonds-run",
-        "sample_rows": 2000,
+        "sample_rows": 4000,  # notebook 08's Clean Rooms join at epsilon 1 needs ~1,000 training rows for DP quantiles
         "synthetic_rows": 400,
     }
     run_dir = run_workshop(params=params, runs_dir=tmp_path / "runs", log=lambda _: None)

@@ -46,7 +46,7 @@ SETTINGS = ShadowSettings(n_targets=3, n_random_targets=1, n_shadows=16, shadow_
 def attack(train: pd.DataFrame, holdout: pd.DataFrame, epsilon: float | None) -> tuple[dict, DPTVAESynthesizer]:
     meta = TableMetadata.detect(train).set_role("churn", "target", task="classification")
     if epsilon is not None:
-        # 300 rows at epsilon 1 are too few for DP quantiles (the fit refuses): the owner declares the bounds.
+        # 300 rows are too few for DP quantiles at this epsilon (the fit refuses): the owner declares the bounds.
         # The non-private model reads its own from the rows, which is the support leak the attack finds.
         meta.set_bounds("age", 18, 110).set_bounds("income", 0, 1e6).set_bounds("since", "2020-01-01", "2022-01-01")
     model = DPTVAESynthesizer(meta, epsilon=epsilon, epochs=15, batch_size=150, progress=False)
@@ -57,7 +57,9 @@ def attack(train: pd.DataFrame, holdout: pd.DataFrame, epsilon: float | None) ->
 def test_targeted_attack_tells_a_non_private_model_from_a_dp_one(small_table):
     train, holdout = small_table
     plain, _ = attack(train, holdout, None)
-    private, model = attack(train, holdout, 1.0)
+    # epsilon 0.25: one accountant spends epsilon 1 so fully that the attack reaches AUC ~0.7 there (the bound allows 0.82),
+    # too close to the leak for an ordering test on 16 games
+    private, model = attack(train, holdout, 0.25)
     # the attacker found the planted rare rows and what makes each rare
     assert {t["target"] for t in plain["targets"] if t["kind"] == "rare"} == {0, 1, 2}
     assert any(t["why"].startswith("segment") for t in plain["targets"])
