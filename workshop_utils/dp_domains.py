@@ -18,13 +18,14 @@ starting point).
 one node per level, so with noise sigma on every node the L2 sensitivity is sqrt(LEVELS + 1) per
 column and sqrt(m (LEVELS + 1)) over m columns; level 0 gets sigma / 2 and the levels below a bit
 more than sigma, at the same privacy loss (``LEVEL0_SCALE``). Every node's noise is drawn once, the first time it is read (the same as noising
-the whole tree up front), so any quantile or CDF read from it is post-processing. The support is
+the whole tree up front), so any quantile read from it is post-processing. The support is
 the span of the octave cells whose noisy count clears a threshold set so that an empty cell of
 the grid passes with probability 1% at most.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -163,7 +164,9 @@ class QuantileTree:
             last += 1
         return first, last
 
+    @functools.cached_property
     def _weights(self) -> np.ndarray:
+        """Clipped noisy counts of the support's cells (read once; every quantile walks them)."""
         first, last = self.support()
         w = np.zeros(len(self.level0))
         w[first : last + 1] = np.clip(self.level0[first : last + 1], 0.0, None)
@@ -177,7 +180,7 @@ class QuantileTree:
         return left / (left + right)
 
     def quantile(self, p: float) -> float:
-        w = self._weights()
+        w = self._weights
         target = float(np.clip(p, 0.0, 1.0)) * w.sum()
         cum = np.cumsum(w)
         cell = int(min(np.searchsorted(cum, target, side="left"), np.flatnonzero(w)[-1]))
@@ -196,29 +199,7 @@ class QuantileTree:
         a, b = self.edges[cell], self.edges[cell + 1]
         return float(a + u * (b - a))
 
-    def cdf(self, x: float) -> float:
-        """Estimated share of the non-null values (within the support) that are below ``x``."""
-        w = self._weights()
-        total = w.sum()
-        if x <= self.edges[0]:
-            return 0.0
-        cell = int(np.clip(np.searchsorted(self.edges, x, side="right") - 1, 0, len(w) - 1))
-        below = w[:cell].sum()
-        u = float(np.clip((x - self.edges[cell]) / (self.edges[cell + 1] - self.edges[cell]), 0.0, 1.0))
-        frac, share, key, lo, width = 0.0, 1.0, cell, 0.0, 1.0
-        for level in range(1, LEVELS + 1):
-            f = self._split(level, key)
-            if f is None:
-                break
-            width /= 2
-            if u >= lo + width:
-                frac, share, key, lo = frac + share * f, share * (1 - f), 2 * key + 1, lo + width
-            else:
-                share, key = share * f, 2 * key
-        frac += share * (u - lo) / width
-        return float((below + w[cell] * frac) / total) if total > 0 else 0.0
-
     def non_null_outside_support(self, n: int) -> float:
         """Estimated share of the non-null values outside the support (clipped to its bounds)."""
         non_null = n - max(self.null, 0.0)
-        return float(np.clip(1 - self._weights().sum() / non_null, 0.0, 1.0)) if non_null > 0 else 0.0
+        return float(np.clip(1 - self._weights.sum() / non_null, 0.0, 1.0)) if non_null > 0 else 0.0

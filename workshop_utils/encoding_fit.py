@@ -44,6 +44,10 @@ def quantile_bins(n: int, sigma: float) -> int:
     )  # warn when more than 5% of a column's rows would become "other"
 
 
+class SynthesizerError(ValueError):
+    """Bad parameters or input for the synthesizer; the message says how to fix it."""
+
+
 class SynthesizerWarning(UserWarning):
     """A fit that works but loses structure; the message says what to declare or which epsilon helps."""
 
@@ -95,11 +99,9 @@ class ExactQuantiles:
         return 0.0
 
 
-def check_feasible(plan: PrivacyPlan, mech: Mechanisms, n: int, share: float) -> None:
+def check_feasible(plan: PrivacyPlan, mech: Mechanisms, n: int) -> None:
     """Refuse, before the budget is charged or a row read, a table too small for the epsilon
     asked (from public settings only: the plan and the row count)."""
-    from .synth import SynthesizerError
-
     if not plan.private:
         return
     cats, nums = plan.step("category domains"), plan.step("numeric quantiles")
@@ -110,7 +112,7 @@ def check_feasible(plan: PrivacyPlan, mech: Mechanisms, n: int, share: float) ->
                 f"At epsilon {plan.epsilon:g} a category must hold more than {tau:,.0f} of the {n:,} rows to be kept, "
                 f"so no category of {mech.selected} could survive. Declare their category lists "
                 "(meta.set_categories, or a reviewed cleaning job's list with public: true), exclude them, "
-                f"or use more rows or a larger epsilon ({_epsilon_for(plan, cats, n / 10, share, len(mech.selected))})."
+                f"or use more rows or a larger epsilon ({_epsilon_for(plan, cats, n / 10, len(mech.selected))})."
             )
     if nums is not None and quantile_bins(n, nums.sigma) < MIN_BINS:
         need = ROWS_PER_BIN * MIN_BINS * nums.sigma * dp_domains.DEEP_SCALE
@@ -121,7 +123,9 @@ def check_feasible(plan: PrivacyPlan, mech: Mechanisms, n: int, share: float) ->
                 if quantile_bins(
                     n,
                     nums.sensitivity
-                    * preprocessing_noise_multiplier(eps, plan.delta_accounted, share, len(plan.steps)),
+                    * preprocessing_noise_multiplier(
+                        eps, plan.delta_accounted, plan.preprocessing_share, len(plan.steps)
+                    ),
                 )
                 >= MIN_BINS
             ),
@@ -135,11 +139,13 @@ def check_feasible(plan: PrivacyPlan, mech: Mechanisms, n: int, share: float) ->
         )
 
 
-def _epsilon_for(plan: PrivacyPlan, step, rows: float, share: float, selected: int) -> str:
+def _epsilon_for(plan: PrivacyPlan, step, rows: float, selected: int) -> str:
     """The smallest epsilon on a public grid at which a category of ``rows`` rows would be kept."""
     mechanisms = len(plan.steps)
     for eps in (0.5, 1, 2, 3, 5, 10, 20, 50):
-        sigma = step.sensitivity * preprocessing_noise_multiplier(eps, plan.delta_accounted, share, mechanisms)
+        sigma = step.sensitivity * preprocessing_noise_multiplier(
+            eps, plan.delta_accounted, plan.preprocessing_share, mechanisms
+        )
         if dp_domains.selection_threshold(sigma, plan.delta_selection, selected) <= rows:
             return f"at epsilon {eps:g} a category of {rows:,.0f} rows would be kept"
     return "even epsilon 50 would not keep a category of that size"
@@ -274,7 +280,7 @@ def _note_categories(ledger, col, counts, n, private, plan, mech) -> None:
         warnings.warn(
             f"Column {col!r} kept no category at epsilon {plan.epsilon:g}: a value needs more than about {tau:,.0f} rows "
             f"to be kept, so every synthetic value of {col!r} will be '{OTHER}'. Declare its categories "
-            f"(meta.set_categories) or exclude it; {_epsilon_for(plan, step, n / 20, plan.preprocessing_share, len(mech.selected))}.",
+            f"(meta.set_categories) or exclude it; {_epsilon_for(plan, step, n / 20, len(mech.selected))}.",
             SynthesizerWarning,
             stacklevel=4,
         )
@@ -289,8 +295,6 @@ def _note_categories(ledger, col, counts, n, private, plan, mech) -> None:
 
 def _numeric_encoding(enc: ColumnEncoding, cm, source, n: int, ledger: PrivacyLedger, private: bool) -> list[float]:
     """Bounds and bins from the quantiles; returns the marginal over the column's slots."""
-    from .synth import SynthesizerError
-
     if private and source.support() is None:
         raise SynthesizerError(
             f"Column {enc.name!r}: no range of values holds enough rows to be seen under DP noise at this epsilon. "

@@ -201,7 +201,7 @@ def _run_all(
                 extra_arguments=["--IPKernelApp.log_level=ERROR"],
             )
         except Exception as exc:
-            if "NothingReleasedError" in str(exc):  # the gate said no: an outcome, not a failure
+            if getattr(exc, "ename", None) == "NothingReleasedError":  # the gate said no: an outcome, not a failure
                 record["notebooks"].append(
                     {"name": nb.stem, "status": "nothing released", "seconds": round(time.monotonic() - start, 1)}
                 )

@@ -49,7 +49,8 @@ from .dpsgd import GhostClipper, add_noise_and_average, poisson_batches
 from .encoding import OTHER as OTHER  # re-exported: the value rare categories become
 from .encoding import ColumnEncoding, output_dtype
 from .encoding_fit import Mechanisms, check_feasible, fit_encodings
-from .encoding_fit import SynthesizerWarning as SynthesizerWarning  # re-exported: users catch it here
+from .encoding_fit import SynthesizerError as SynthesizerError  # re-exported: users catch them here
+from .encoding_fit import SynthesizerWarning as SynthesizerWarning
 from .metadata import MetadataError, TableMetadata
 from .network import COND_SCALE, TVAE
 from .progress import progress_bar
@@ -61,10 +62,6 @@ GUARANTEE = (
     "names, the declared metadata (roles, types, nullability, declared bounds and categories) "
     "and the row count."
 )
-
-
-class SynthesizerError(ValueError):
-    """Bad parameters or input for the synthesizer; the message says how to fix it."""
 
 
 def _json_default(value: Any) -> Any:
@@ -202,7 +199,7 @@ class DPTVAESynthesizer:
             )
         except ValueError as exc:
             raise SynthesizerError(f"Cannot plan the budget: {exc}.") from None
-        check_feasible(self.plan_, mechanisms, n, self.preprocessing_share)
+        check_feasible(self.plan_, mechanisms, n)
         if budget is not None:
             budget.charge(self.epsilon, self.plan_.delta, purpose, internal_only=internal_only)
         self.internal_only_ = bool(internal_only) or not self.private
