@@ -349,9 +349,9 @@ def _numeric_encoding(enc: ColumnEncoding, cm, source, n: int, ledger: PrivacyLe
 
 
 def _signal(count: float | None, source) -> float:
-    """A noisy count, read as 0 when it is within 2 sigma of 0 (mostly noise)."""
+    """A noisy count, read as 0 under the noise floor (mostly noise)."""
     sigma = getattr(source, "sigma0", getattr(source, "sigma", 0.0))
-    return float(count) if count is not None and count > 2 * sigma else 0.0
+    return float(count) if count is not None and count > dp_domains.NOISE_FLOOR * sigma else 0.0
 
 
 def _snap(values: np.ndarray, edges: np.ndarray) -> np.ndarray:

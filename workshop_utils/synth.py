@@ -45,6 +45,7 @@ from torch import nn
 from . import accounting, dp
 from .accounting import PrivacyPlan
 from .budget import PrivacyBudget
+from .calibration import marginal_offsets
 from .dpsgd import GhostClipper, add_noise_and_average, poisson_batches
 from .encoding import OTHER as OTHER  # re-exported: the value rare categories become
 from .encoding import ColumnEncoding, output_dtype
@@ -55,7 +56,8 @@ from .metadata import MetadataError, TableMetadata
 from .network import COND_SCALE, TVAE
 from .progress import progress_bar
 
-FORMAT = "workshop-dptvae/3"
+FORMAT = "workshop-dptvae/4"
+CALIBRATION_ROWS = 20_000
 GUARANTEE = (
     "(epsilon, delta)-DP for adding or removing one row of the table given to fit(): the model, "
     "its samples and this ledger change in distribution by at most that much; public: column "
@@ -94,6 +96,7 @@ class DPTVAESynthesizer:
         loss_factor: float = 2.0,
         target_weight: float = 1.0,
         condition_on_target: bool = True,
+        calibrate_marginals: bool = True,
         device: str = "auto",
         seed: int = 0,
         progress: bool = True,
@@ -128,6 +131,7 @@ class DPTVAESynthesizer:
         self.loss_factor = loss_factor
         self.target_weight = target_weight
         self.condition_on_target = bool(condition_on_target)
+        self.calibrate_marginals = bool(calibrate_marginals)
         self.device = device
         self.seed = seed
         self.progress = progress
@@ -149,6 +153,7 @@ class DPTVAESynthesizer:
             "loss_factor": self.loss_factor,
             "target_weight": self.target_weight,
             "condition_on_target": self.condition_on_target,
+            "calibrate_marginals": self.calibrate_marginals,
             "device": self.device,
             "seed": self.seed,
             "progress": self.progress,
@@ -221,6 +226,7 @@ class DPTVAESynthesizer:
         start = time.perf_counter()
         self._train(torch.as_tensor(data, dtype=torch.float32, device=self.device_))
         self.training_seconds_ = time.perf_counter() - start
+        self.logit_offsets_ = self._calibrate()
         if self.private and self.ledger_.epsilon > self.epsilon * (1 + 1e-9):
             raise AssertionError("privacy ledger exceeds the requested epsilon")  # guarded by construction
         if budget is not None:
@@ -477,31 +483,64 @@ class DPTVAESynthesizer:
 
     # -- sample ----------------------------------------------------------------------------------
 
-    def _generate(self, n: int, generator: torch.Generator, target_slot: int | None = None) -> pd.DataFrame:
-        """``n`` rows; with a conditioned decoder, the target's slot is drawn from the DP target
-        distribution (or fixed to ``target_slot``) and given to the decoder."""
+    def _decoder_output(
+        self, m: int, generator: torch.Generator, target_slot: int | None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Decoder output for ``m`` draws of z: (logits and positions, position scales, the target slot
+        each row was conditioned on, or None). With a conditioned decoder, the target's slot is drawn
+        from the DP target distribution (or fixed to ``target_slot``)."""
         model = self.model_
-        model.eval()
         span = self._target_span()
+        z = torch.randn(m, model.latent, generator=generator)
+        cond, cond_idx = None, None
+        if span is not None:
+            if target_slot is None:
+                marginal = torch.tensor(self.target_marginal_, dtype=torch.float64)
+                cond_idx = torch.multinomial(marginal, m, replacement=True, generator=generator)
+            else:
+                cond_idx = torch.full((m,), target_slot, dtype=torch.int64)
+            cond = nn.functional.one_hot(cond_idx, span[1] - span[0]).float().to(self.device_)
+        recon, log_sigma = model.decoder(z.to(self.device_), cond)
+        return recon.cpu(), torch.exp(log_sigma).cpu(), cond_idx
+
+    def _calibrate(self) -> dict[str, list[float]]:
+        """Per-column logit offsets that make the sampler's marginals the measured ones (see
+        ``calibration``; post-processing of DP outputs, no privacy cost)."""
+        if not self.calibrate_marginals:
+            return {}
+        self.model_.eval()
+        with torch.no_grad():
+            recon, _, cond_idx = self._decoder_output(
+                CALIBRATION_ROWS, torch.Generator().manual_seed(self.seed + 2), None
+            )
+        self.model_.train()
+        offsets = {}
+        softmax_spans = (s for s in self._layout() if s[0] == "softmax")
+        for enc, (_, st, ed) in zip(self.encodings_, softmax_spans):
+            marginal = self.marginals_.get(enc.name)
+            if marginal is None or (cond_idx is not None and enc.name == self.metadata.target):
+                continue
+            mask = None
+            if not enc.nullable:  # declared: no nulls
+                mask = torch.zeros(ed - st, dtype=torch.bool)
+                mask[-1] = True
+            offsets[enc.name] = marginal_offsets(recon[:, st:ed], torch.tensor(marginal), mask).tolist()
+        return offsets
+
+    def _generate(self, n: int, generator: torch.Generator, target_slot: int | None = None) -> pd.DataFrame:
+        """``n`` rows (see ``_decoder_output``), each column's logits shifted by its calibration offsets."""
+        self.model_.eval()
         parts = []
         with torch.no_grad():
             for start in range(0, n, 20_000):
                 m = min(20_000, n - start)
-                z = torch.randn(m, model.latent, generator=generator)
-                cond, cond_idx = None, None
-                if span is not None:
-                    if target_slot is None:
-                        marginal = torch.tensor(self.target_marginal_, dtype=torch.float64)
-                        cond_idx = torch.multinomial(marginal, m, replacement=True, generator=generator)
-                    else:
-                        cond_idx = torch.full((m,), target_slot, dtype=torch.int64)
-                    cond = nn.functional.one_hot(cond_idx, span[1] - span[0]).float().to(self.device_)
-                recon, log_sigma = model.decoder(z.to(self.device_), cond)
-                recon, sigma = recon.cpu(), torch.exp(log_sigma).cpu()
+                recon, sigma, cond_idx = self._decoder_output(m, generator, target_slot)
                 cols, k, spans = {}, 0, iter(self._layout())
                 for enc in self.encodings_:
                     _, st, ed = next(spans)
                     logits = recon[:, st:ed].clone()
+                    if enc.name in self.logit_offsets_:
+                        logits += torch.tensor(self.logit_offsets_[enc.name])
                     if not enc.nullable:  # declared: no nulls
                         logits[:, -1] = -math.inf
                     if cond_idx is not None and enc.name == self.metadata.target:
@@ -516,7 +555,7 @@ class DPTVAESynthesizer:
                         k += 1
                     cols[enc.name] = enc.decode(idx, pos)
                 parts.append(pd.DataFrame(cols))
-        model.train()
+        self.model_.train()
         return pd.concat(parts, ignore_index=True)
 
     def sample(self, n: int, conditions: dict[str, Any] | None = None, max_tries: int = 200) -> pd.DataFrame:
@@ -608,6 +647,7 @@ class DPTVAESynthesizer:
             "dtypes_": self.dtypes_,
             "target_marginal_": self.target_marginal_,
             "marginals_": self.marginals_,
+            "logit_offsets_": self.logit_offsets_,
             "ledger_": self.ledger_.to_records(),
             "lifetime": self.ledger_.lifetime,
             "internal_only_": self.internal_only_,
@@ -649,6 +689,7 @@ class DPTVAESynthesizer:
         synth.columns_, synth.dtypes_ = f["columns_"], f["dtypes_"]
         synth.target_marginal_ = f["target_marginal_"]
         synth.marginals_ = f["marginals_"]
+        synth.logit_offsets_ = f["logit_offsets_"]
         synth.ledger_ = dp.PrivacyLedger.from_records(f["ledger_"])
         synth.ledger_.lifetime = f["lifetime"]
         synth.internal_only_ = f["internal_only_"]
