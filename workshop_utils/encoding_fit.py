@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -59,10 +59,12 @@ class Mechanisms:
     selected: list[str]  # categorical columns whose domain is read from the data
     public_counts: dict[str, list]  # declared domains whose counts are released (the target's)
     numeric: list[str]  # numeric and date columns read through the quantile tree
+    shares_only: list[str]  # ... of which declared bounds give the bins (a conditioned target: the tree its shares)
+    condition_table: list[str] = field(default_factory=list)  # the decoder's conditions, one joint table
 
     @classmethod
     def for_metadata(cls, meta: TableMetadata, conditioned: bool) -> Mechanisms:
-        selected, public, numeric = [], {}, []
+        selected, public, numeric, shares_only = [], {}, [], []
         for col in meta.modeled:
             cm = meta.columns[col]
             kind = cm.modeled_kind()
@@ -72,7 +74,10 @@ class Mechanisms:
                 public[col] = [False, True] if kind == "boolean" else list(cm.categories)
             elif kind in ("numerical", "datetime") and cm.bounds is None:
                 numeric.append(col)
-        return cls(selected, public, numeric)
+            elif kind in ("numerical", "datetime") and conditioned and col == meta.target:
+                numeric.append(col)  # sample() draws the decoder's condition from its bin shares
+                shares_only.append(col)
+        return cls(selected, public, numeric, shares_only)
 
     def gaussian_steps(self) -> list[tuple[str, list[str], float]]:
         """(name, columns, L2 sensitivity) of each preprocessing mechanism."""
@@ -82,6 +87,8 @@ class Mechanisms:
             steps.append(("category domains", cats, math.sqrt(len(cats))))
         if self.numeric:
             steps.append(("numeric quantiles", self.numeric, math.sqrt(len(self.numeric) * (dp_domains.LEVELS + 1))))
+        if self.condition_table:  # a row adds 1 to one cell
+            steps.append(("condition table", self.condition_table, 1.0))
         return steps
 
 
@@ -114,7 +121,8 @@ def check_feasible(plan: PrivacyPlan, mech: Mechanisms, n: int) -> None:
                 "(meta.set_categories, or a reviewed cleaning job's list with public: true), exclude them, "
                 f"or use more rows or a larger epsilon ({_epsilon_for(plan, cats, n / 10, len(mech.selected))})."
             )
-    if nums is not None and quantile_bins(n, nums.sigma) < MIN_BINS:
+    binned = [c for c in mech.numeric if c not in mech.shares_only]
+    if nums is not None and binned and quantile_bins(n, nums.sigma) < MIN_BINS:
         need = ROWS_PER_BIN * MIN_BINS * nums.sigma * dp_domains.DEEP_SCALE
         works = next(
             (
@@ -132,7 +140,7 @@ def check_feasible(plan: PrivacyPlan, mech: Mechanisms, n: int) -> None:
             None,
         )
         raise SynthesizerError(
-            f"At epsilon {plan.epsilon:g} the DP quantiles of {mech.numeric} need at least {need:,.0f} rows (each count "
+            f"At epsilon {plan.epsilon:g} the DP quantiles of {binned} need at least {need:,.0f} rows (each count "
             f"is noisy by about {nums.sigma * dp_domains.DEEP_SCALE:,.0f} rows) and the table has {n:,}: their bins would "
             "be noise. Declare their bounds (meta.set_bounds), use more rows, or "
             + (f"use epsilon {works:g} or more." if works else "a much larger epsilon.")
@@ -184,10 +192,12 @@ def fit_encodings(
             if col in cats:
                 marginals[col] = _category_marginal(cats[col], enc.categories, other_slot=True)
         else:
-            if col in trees:
+            if col in trees and cm.bounds is None:
                 marginals[col] = _numeric_encoding(enc, cm, trees[col], n, ledger, private)
             else:
                 _declared_encoding(enc, cm, ledger)
+                if col in trees:  # a conditioned target: its bins as declared, their shares from the tree
+                    marginals[col] = _bin_shares(enc, trees[col], n)
         encodings.append(enc)
     return encodings, marginals
 
@@ -323,10 +333,7 @@ def _numeric_encoding(enc: ColumnEncoding, cm, source, n: int, ledger: PrivacyLe
     else:
         enc.lo, enc.hi = float(q[0]), float(q[-1])
     enc.transform = "identity" if enc.integer_bins else choose_transform(enc.lo, enc.hi)
-    fine = np.array([source.quantile(p) for p in (np.arange(FINE_LEVELS) + 0.5) / FINE_LEVELS])
-    idx, _ = enc.encode(pd.Series(_snap(fine, np.asarray(enc.bin_edges or [], dtype=float))))
-    null = min(_signal(source.null, source) / n, 1.0) if enc.nullable else 0.0
-    shares = np.bincount(idx, minlength=enc.slots)[: enc.slots - 1] / FINE_LEVELS * (1 - null)
+    shares = _bin_shares(enc, source, n)
     clipped = 2 * P_TAIL + source.non_null_outside_support(n) if private else 0.0
     ledger.add(
         "bins",
@@ -345,6 +352,15 @@ def _numeric_encoding(enc: ColumnEncoding, cm, source, n: int, ledger: PrivacyLe
             SynthesizerWarning,
             stacklevel=4,
         )
+    return shares
+
+
+def _bin_shares(enc: ColumnEncoding, source, n: int) -> list[float]:
+    """The column's marginal over its slots (bins, null), read from the quantiles (post-processing)."""
+    fine = np.array([source.quantile(p) for p in (np.arange(FINE_LEVELS) + 0.5) / FINE_LEVELS])
+    idx, _ = enc.encode(pd.Series(_snap(fine, np.asarray(enc.bin_edges or [], dtype=float))))
+    null = min(_signal(source.null, source) / n, 1.0) if enc.nullable else 0.0
+    shares = np.bincount(idx, minlength=enc.slots)[: enc.slots - 1] / FINE_LEVELS * (1 - null)
     return [*shares.tolist(), null]
 
 

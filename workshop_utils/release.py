@@ -81,6 +81,8 @@ PUBLIC_HYPERPARAMETERS = (
     "loss_factor",
     "target_weight",
     "condition_on_target",
+    "condition_on",
+    "calibrate_marginals",
     "noise_multiplier",
     "sample_rate",
     "steps",

@@ -42,7 +42,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from . import accounting, dp
+from . import accounting, conditioning, dp
 from .accounting import PrivacyPlan
 from .budget import PrivacyBudget
 from .calibration import marginal_offsets
@@ -96,6 +96,7 @@ class DPTVAESynthesizer:
         loss_factor: float = 2.0,
         target_weight: float = 1.0,
         condition_on_target: bool = True,
+        condition_on: list[str] | tuple[str, ...] = (),
         calibrate_marginals: bool = True,
         device: str = "auto",
         seed: int = 0,
@@ -131,6 +132,9 @@ class DPTVAESynthesizer:
         self.loss_factor = loss_factor
         self.target_weight = target_weight
         self.condition_on_target = bool(condition_on_target)
+        if isinstance(condition_on, str) or len(set(condition_on)) != len(condition_on):
+            raise SynthesizerError(f"condition_on must be a list of distinct column names, got {condition_on!r}.")
+        self.condition_on = list(condition_on)
         self.calibrate_marginals = bool(calibrate_marginals)
         self.device = device
         self.seed = seed
@@ -153,6 +157,7 @@ class DPTVAESynthesizer:
             "loss_factor": self.loss_factor,
             "target_weight": self.target_weight,
             "condition_on_target": self.condition_on_target,
+            "condition_on": list(self.condition_on),
             "calibrate_marginals": self.calibrate_marginals,
             "device": self.device,
             "seed": self.seed,
@@ -191,6 +196,17 @@ class DPTVAESynthesizer:
                 raise SynthesizerError(f"delta={delta:g} must be below 1/n = {1 / n:.3g} for a table of {n} rows.")
         conditioned = self.condition_on_target and self.metadata.target in self.metadata.modeled
         mechanisms = Mechanisms.for_metadata(self.metadata, conditioned)
+        if self.condition_on:  # the conditions are drawn from one noisy joint table (``conditioning``)
+            mechanisms.condition_table = self._cond_columns()
+            try:
+                cells = conditioning.max_cells(self.metadata, mechanisms.condition_table)
+            except ValueError as exc:
+                raise SynthesizerError(f"{exc}, or leave it out of condition_on.") from None
+            if cells > conditioning.MAX_CELLS:
+                raise SynthesizerError(
+                    f"Conditioning on {mechanisms.condition_table} makes a table of up to {cells:,} cells, more than "
+                    f"{conditioning.MAX_CELLS:,}: its noisy counts would be mostly noise. Condition on fewer columns."
+                )
         steps_per_epoch = max(1, n // self.batch_size)
         try:  # the whole budget is planned from public settings before any row is read
             self.plan_ = accounting.plan_fit(
@@ -220,7 +236,7 @@ class DPTVAESynthesizer:
             df, self.metadata, self.dtypes_, self.plan_, mechanisms, rng, self.ledger_
         )
         data = self._encode(df)
-        self._set_target_marginal()
+        self._set_condition_table(data, rng)
         self.model_ = self._new_model(data.shape[1])
         self._init_output_bias()
         start = time.perf_counter()
@@ -235,40 +251,62 @@ class DPTVAESynthesizer:
         return self
 
     def _new_model(self, data_dim: int) -> TVAE:
-        span = self._target_span()
         return TVAE(
             data_dim,
             sum(e.has_position for e in self.encodings_),
             self.hidden,
             self.latent_dim,
-            cond_dim=0 if span is None else span[1] - span[0],
+            cond_dim=sum(ed - st for _, st, ed in self._cond_spans()),
         ).to(self.device_)
 
-    def _target_span(self) -> tuple[int, int] | None:
-        """(start, end) of the target's one-hot in the encoded row, if the decoder is conditioned on it."""
-        if not self.condition_on_target:
-            return None
-        start = 0
-        for enc in self.encodings_:
-            if enc.name == self.metadata.target:
-                return start, start + enc.slots
-            start += enc.slots + enc.has_position
-        return None
+    def _cond_columns(self) -> list[str]:
+        """The decoder's conditioning columns: the target (``condition_on_target``), then ``condition_on``."""
+        target = [self.metadata.target] if self.condition_on_target and self.metadata.target else []
+        return [c for c in [*target, *self.condition_on] if c in self.metadata.modeled]
 
-    def _set_target_marginal(self) -> None:
-        """The target's distribution over its encoding slots, from which sample() draws the decoder's
-        condition: the preprocessing's noisy counts (category mechanism or quantile tree), already paid."""
-        self.target_marginal_ = None
-        if self._target_span() is None:
+    def _cond_spans(self) -> list[tuple[str, int, int]]:
+        """(column, start, end) of each conditioning column's one-hot in the encoded row."""
+        starts, start = {}, 0
+        for enc in self.encodings_:
+            starts[enc.name] = (start, start + enc.slots)
+            start += enc.slots + enc.has_position
+        return [(c, *starts[c]) for c in self._cond_columns() if c in starts]
+
+    def _set_condition_table(self, data: np.ndarray, rng: np.random.Generator) -> None:
+        """The joint distribution over the conditioning columns' slots, from which sample() draws the
+        decoder's condition. The target alone: its noisy marginal from the preprocessing (category
+        counts or quantile tree), already paid. With ``condition_on``: one noisy contingency table
+        (``conditioning``), a step of the plan."""
+        spans = self._cond_spans()
+        self.condition_table_ = None
+        if not spans:
             return
-        enc = next(e for e in self.encodings_ if e.name == self.metadata.target)
-        marginal = self.marginals_.get(enc.name) or [1.0] * enc.slots
-        counts = np.asarray(marginal, dtype=float)
-        if not enc.nullable:  # declared: no nulls
-            counts[-1] = 0.0
-        self.target_marginal_ = (
-            counts / counts.sum() if counts.sum() > 0 else np.full(len(counts), 1 / len(counts))
-        ).tolist()
+        by_name = {e.name: e for e in self.encodings_}
+        shape = tuple(ed - st for _, st, ed in spans)
+        if len(spans) == 1 and not self.condition_on:
+            enc = by_name[spans[0][0]]
+            counts = np.asarray(self.marginals_.get(enc.name) or [1.0] * enc.slots, dtype=float)
+            if not enc.nullable:  # declared: no nulls
+                counts[-1] = 0.0
+            table = conditioning.normalised(counts).tolist()
+        else:
+            slots = [data[:, st:ed].argmax(1) for _, st, ed in spans]
+            step = self.plan_.step("condition table")
+            sigma = step.sigma if self.private else 0.0
+            table = conditioning.measure_table(slots, shape, sigma, rng)
+            self.ledger_.add(
+                "condition table",
+                ", ".join(c for c, _, _ in spans),
+                "Gaussian noisy contingency table of the decoder's conditions (sample() draws them from it)"
+                if self.private
+                else "exact contingency table (NOT PRIVATE: epsilon=None)",
+                self.plan_.standalone_epsilon(step.noise_multiplier) if self.private else math.inf,
+                0.0,
+                f"{int(np.prod(shape))} cells"
+                + (f", noise std {sigma:.1f} rows, L2 sensitivity 1" if self.private else ""),
+                composed=self.private,
+            )
+        self.condition_table_ = {"columns": [c for c, _, _ in spans], "shape": list(shape), "p": table}
 
     def _init_output_bias(self) -> None:
         """Start each column's output logits at its paid-for marginal (log-shares), so DP-SGD's noisy
@@ -294,6 +332,12 @@ class DPTVAESynthesizer:
         target = self.metadata.target
         if target is not None and target not in df.columns:
             raise SynthesizerError(f"Target column {target!r} is not in the table; columns are {list(df.columns)}.")
+        for col in self.condition_on:
+            if col not in self.metadata.modeled or col == target:
+                raise SynthesizerError(
+                    f"condition_on: {col!r} is not a modeled column other than the target; "
+                    f"modeled: {[c for c in self.metadata.modeled if c != target]}."
+                )
         try:
             self.metadata.validate(df)
         except MetadataError as exc:
@@ -361,14 +405,14 @@ class DPTVAESynthesizer:
         x: torch.Tensor,
         generator: torch.Generator,
         spans: list[tuple[tuple[str, int, int], float]],
-        cond_span: tuple[int, int] | None,
+        cond_index: torch.Tensor | None,
     ) -> torch.Tensor:
         """Per-row loss; ``spans`` is the row layout with loss weights, worked out once per fit."""
         model = self.model_
         mu, logvar = model.encoder(x)
         eps = torch.randn(mu.shape, generator=generator, device=mu.device)
         z = mu + eps * torch.exp(0.5 * logvar)
-        recon, log_sigma = model.decoder(z, None if cond_span is None else x[:, cond_span[0] : cond_span[1]])
+        recon, log_sigma = model.decoder(z, None if cond_index is None else x[:, cond_index])
         sigma = torch.exp(log_sigma)
         rec = torch.zeros(x.shape[0], device=x.device)
         k = 0
@@ -402,7 +446,10 @@ class DPTVAESynthesizer:
             clipper = GhostClipper(self.model_)
         self.loss_history_, self.epsilon_history_, self.epoch_seconds_ = [], [], []
         spans = list(zip(self._layout(), self._span_weights()))
-        cond_span = self._target_span()
+        cond_spans = self._cond_spans()
+        cond_span = (
+            torch.cat([torch.arange(st, ed) for _, st, ed in cond_spans]).to(self.device_) if cond_spans else None
+        )
         bar = progress_bar(
             range(self.epochs), desc="DP-TVAE" if self.private else "TVAE (no DP)", disable=not self.progress
         )
@@ -484,24 +531,24 @@ class DPTVAESynthesizer:
     # -- sample ----------------------------------------------------------------------------------
 
     def _decoder_output(
-        self, m: int, generator: torch.Generator, target_slot: int | None
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        """Decoder output for ``m`` draws of z: (logits and positions, position scales, the target slot
-        each row was conditioned on, or None). With a conditioned decoder, the target's slot is drawn
-        from the DP target distribution (or fixed to ``target_slot``)."""
+        self, m: int, generator: torch.Generator, fixed: dict[str, int] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+        """Decoder output for ``m`` draws of z: (logits and positions, position scales, the slot of each
+        conditioning column per row). The conditions are drawn from the condition table, restricted
+        to the slots in ``fixed`` ({column: slot}) if given."""
         model = self.model_
-        span = self._target_span()
         z = torch.randn(m, model.latent, generator=generator)
-        cond, cond_idx = None, None
-        if span is not None:
-            if target_slot is None:
-                marginal = torch.tensor(self.target_marginal_, dtype=torch.float64)
-                cond_idx = torch.multinomial(marginal, m, replacement=True, generator=generator)
-            else:
-                cond_idx = torch.full((m,), target_slot, dtype=torch.int64)
-            cond = nn.functional.one_hot(cond_idx, span[1] - span[0]).float().to(self.device_)
+        cond, drawn = None, {}
+        if self.condition_table_ is not None:
+            table = self.condition_table_
+            names, shape = table["columns"], tuple(table["shape"])
+            fixed_axes = {names.index(c): slot for c, slot in (fixed or {}).items()}
+            slots = conditioning.draw(table["p"], shape, m, generator, fixed_axes)
+            drawn = dict(zip(names, slots))
+            cond = torch.cat([nn.functional.one_hot(sl, k).float() for sl, k in zip(slots, shape)], 1)
+            cond = cond.to(self.device_)
         recon, log_sigma = model.decoder(z.to(self.device_), cond)
-        return recon.cpu(), torch.exp(log_sigma).cpu(), cond_idx
+        return recon.cpu(), torch.exp(log_sigma).cpu(), drawn
 
     def _calibrate(self) -> dict[str, list[float]]:
         """Per-column logit offsets that make the sampler's marginals the measured ones (see
@@ -510,15 +557,13 @@ class DPTVAESynthesizer:
             return {}
         self.model_.eval()
         with torch.no_grad():
-            recon, _, cond_idx = self._decoder_output(
-                CALIBRATION_ROWS, torch.Generator().manual_seed(self.seed + 2), None
-            )
+            recon, _, drawn = self._decoder_output(CALIBRATION_ROWS, torch.Generator().manual_seed(self.seed + 2))
         self.model_.train()
         offsets = {}
         softmax_spans = (s for s in self._layout() if s[0] == "softmax")
         for enc, (_, st, ed) in zip(self.encodings_, softmax_spans):
             marginal = self.marginals_.get(enc.name)
-            if marginal is None or (cond_idx is not None and enc.name == self.metadata.target):
+            if marginal is None or enc.name in drawn:  # conditions come from the condition table
                 continue
             mask = None
             if not enc.nullable:  # declared: no nulls
@@ -527,14 +572,14 @@ class DPTVAESynthesizer:
             offsets[enc.name] = marginal_offsets(recon[:, st:ed], torch.tensor(marginal), mask).tolist()
         return offsets
 
-    def _generate(self, n: int, generator: torch.Generator, target_slot: int | None = None) -> pd.DataFrame:
+    def _generate(self, n: int, generator: torch.Generator, fixed: dict[str, int] | None = None) -> pd.DataFrame:
         """``n`` rows (see ``_decoder_output``), each column's logits shifted by its calibration offsets."""
         self.model_.eval()
         parts = []
         with torch.no_grad():
             for start in range(0, n, 20_000):
                 m = min(20_000, n - start)
-                recon, sigma, cond_idx = self._decoder_output(m, generator, target_slot)
+                recon, sigma, drawn = self._decoder_output(m, generator, fixed)
                 cols, k, spans = {}, 0, iter(self._layout())
                 for enc in self.encodings_:
                     _, st, ed = next(spans)
@@ -543,8 +588,8 @@ class DPTVAESynthesizer:
                         logits += torch.tensor(self.logit_offsets_[enc.name])
                     if not enc.nullable:  # declared: no nulls
                         logits[:, -1] = -math.inf
-                    if cond_idx is not None and enc.name == self.metadata.target:
-                        idx = cond_idx.numpy()
+                    if enc.name in drawn:
+                        idx = drawn[enc.name].numpy()
                     else:
                         idx = torch.multinomial(torch.softmax(logits, 1), 1, generator=generator).squeeze(1).numpy()
                     pos = None
@@ -570,7 +615,7 @@ class DPTVAESynthesizer:
             raise SynthesizerError(f"n must be a positive integer, got {n!r}.")
         generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self._sample_calls)
         self._sample_calls += 1
-        conditions = conditions or {}
+        conditions = dict(conditions or {})
         by_name = {e.name: e for e in self.encodings_}
         for col, value in conditions.items():
             if col not in by_name:
@@ -582,17 +627,12 @@ class DPTVAESynthesizer:
                 raise SynthesizerError(f"{value!r} is not a category of {col!r}; categories: {enc.categories}.")
             if enc.kind == "boolean" and value not in (True, False):
                 raise SynthesizerError(f"{col!r} is boolean: condition on True or False, not {value!r}.")
-        target_slot = None
-        target = self.metadata.target
-        if (
-            self._target_span() is not None
-            and target in conditions
-            and by_name[target].kind in ("categorical", "boolean")
-        ):
-            # The decoder is conditioned on the target: generate the asked value directly.
-            enc, value = by_name[target], conditions[target]
-            target_slot = int(value) if enc.kind == "boolean" else enc.categories.index(value)
-            conditions = {c: v for c, v in conditions.items() if c != target}
+        fixed = {}
+        for col in [c for c, _, _ in self._cond_spans()]:
+            if col in conditions and by_name[col].kind in ("categorical", "boolean"):
+                # The decoder is conditioned on this column: generate the asked value directly.
+                enc, value = by_name[col], conditions.pop(col)
+                fixed[col] = int(value) if enc.kind == "boolean" else enc.categories.index(value)
         rows, drawn = [], 0
         while sum(len(r) for r in rows) < n:
             if drawn >= max_tries * n:
@@ -601,7 +641,7 @@ class DPTVAESynthesizer:
                     f"Condition {conditions} is too rare: {got} of {drawn:,} generated rows matched, "
                     f"fewer than the {n} asked for. Ask for fewer rows or relax the condition."
                 )
-            batch = self._generate(max(n, 1000) if conditions else n, generator, target_slot)
+            batch = self._generate(max(n, 1000) if conditions else n, generator, fixed)
             drawn += len(batch)
             for col, value in conditions.items():
                 batch = batch[batch[col] == value]
@@ -645,7 +685,7 @@ class DPTVAESynthesizer:
             "encodings_": [asdict(e) for e in self.encodings_],
             "columns_": self.columns_,
             "dtypes_": self.dtypes_,
-            "target_marginal_": self.target_marginal_,
+            "condition_table_": self.condition_table_,
             "marginals_": self.marginals_,
             "logit_offsets_": self.logit_offsets_,
             "ledger_": self.ledger_.to_records(),
@@ -687,7 +727,7 @@ class DPTVAESynthesizer:
         synth.plan_ = PrivacyPlan.from_dict(f["plan_"])
         synth.encodings_ = [ColumnEncoding(**e) for e in f["encodings_"]]
         synth.columns_, synth.dtypes_ = f["columns_"], f["dtypes_"]
-        synth.target_marginal_ = f["target_marginal_"]
+        synth.condition_table_ = f["condition_table_"]
         synth.marginals_ = f["marginals_"]
         synth.logit_offsets_ = f["logit_offsets_"]
         synth.ledger_ = dp.PrivacyLedger.from_records(f["ledger_"])
