@@ -9,10 +9,14 @@ whole fit (``accounting``), composed by one accountant (PLD, Google's ``dp-accou
 * **Numeric and date columns**: bounds and bins at DP quantiles, from one noisy hierarchical
   histogram over all of them on a public grid (``dp_domains``); declared bounds are used as
   given. Values beyond the bounds are clipped, and the ledger says what share.
+* **Condition table** (``conditioning``, only with ``condition_on``): the joint noisy counts of the
+  decoder's conditioning columns, from which sample() draws the conditions.
 * **Encoding** of each value (``encoding``): a bin and a position inside it.
 * **Training** (``network``, ``dpsgd``): DP-SGD with Poisson sampling, per-sample clipping
   (ghost norms) and Gaussian noise, its noise multiplier calibrated so that everything above
   composes to the requested epsilon.
+* **Marginal calibration** (``calibration``): after training, per-slot logit offsets make each
+  column's sampled marginal the measured one (post-processing: no privacy cost).
 * Null rates are learned by the model (every column has a null slot), so they are covered
   by DP-SGD. Whether a column *may* be null, whether it is integer, and the output dtypes
   come from the declared metadata, never from the values (one null more must not change
