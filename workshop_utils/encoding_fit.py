@@ -63,7 +63,9 @@ class Mechanisms:
     condition_table: list[str] = field(default_factory=list)  # the decoder's conditions, one joint table
 
     @classmethod
-    def for_metadata(cls, meta: TableMetadata, conditioned: bool) -> Mechanisms:
+    def for_metadata(
+        cls, meta: TableMetadata, conditioned: bool, condition_table: list[str] | None = None
+    ) -> Mechanisms:
         selected, public, numeric, shares_only = [], {}, [], []
         for col in meta.modeled:
             cm = meta.columns[col]
@@ -77,7 +79,7 @@ class Mechanisms:
             elif kind in ("numerical", "datetime") and conditioned and col == meta.target:
                 numeric.append(col)  # sample() draws the decoder's condition from its bin shares
                 shares_only.append(col)
-        return cls(selected, public, numeric, shares_only)
+        return cls(selected, public, numeric, shares_only, list(condition_table or []))
 
     def gaussian_steps(self) -> list[tuple[str, list[str], float]]:
         """(name, columns, L2 sensitivity) of each preprocessing mechanism."""

@@ -199,16 +199,17 @@ class DPTVAESynthesizer:
             if delta >= 1 / n:
                 raise SynthesizerError(f"delta={delta:g} must be below 1/n = {1 / n:.3g} for a table of {n} rows.")
         conditioned = self.condition_on_target and self.metadata.target in self.metadata.modeled
-        mechanisms = Mechanisms.for_metadata(self.metadata, conditioned)
-        if self.condition_on:  # the conditions are drawn from one noisy joint table (``conditioning``)
-            mechanisms.condition_table = self._cond_columns()
+        # with condition_on, the conditions are drawn from one noisy joint table (``conditioning``)
+        condition_table = self._cond_columns() if self.condition_on else []
+        mechanisms = Mechanisms.for_metadata(self.metadata, conditioned, condition_table)
+        if condition_table:
             try:
-                cells = conditioning.max_cells(self.metadata, mechanisms.condition_table)
+                cells = conditioning.max_cells(self.metadata, condition_table)
             except ValueError as exc:
                 raise SynthesizerError(f"{exc}, or leave it out of condition_on.") from None
             if cells > conditioning.MAX_CELLS:
                 raise SynthesizerError(
-                    f"Conditioning on {mechanisms.condition_table} makes a table of up to {cells:,} cells, more than "
+                    f"Conditioning on {condition_table} makes a table of up to {cells:,} cells, more than "
                     f"{conditioning.MAX_CELLS:,}: its noisy counts would be mostly noise. Condition on fewer columns."
                 )
         steps_per_epoch = max(1, n // self.batch_size)
@@ -268,13 +269,15 @@ class DPTVAESynthesizer:
         target = [self.metadata.target] if self.condition_on_target and self.metadata.target else []
         return [c for c in [*target, *self.condition_on] if c in self.metadata.modeled]
 
+    def _slot_spans(self) -> dict[str, tuple[int, int]]:
+        """(start, end) of each column's one-hot in the encoded row (``_layout``'s softmax spans)."""
+        softmax = [(st, ed) for kind, st, ed in self._layout() if kind == "softmax"]
+        return {enc.name: span for enc, span in zip(self.encodings_, softmax)}
+
     def _cond_spans(self) -> list[tuple[str, int, int]]:
         """(column, start, end) of each conditioning column's one-hot in the encoded row."""
-        starts, start = {}, 0
-        for enc in self.encodings_:
-            starts[enc.name] = (start, start + enc.slots)
-            start += enc.slots + enc.has_position
-        return [(c, *starts[c]) for c in self._cond_columns() if c in starts]
+        spans = self._slot_spans()
+        return [(c, *spans[c]) for c in self._cond_columns() if c in spans]
 
     def _set_condition_table(self, data: np.ndarray, rng: np.random.Generator) -> None:
         """The joint distribution over the conditioning columns' slots, from which sample() draws the
@@ -323,7 +326,9 @@ class DPTVAESynthesizer:
                 # several units that noisy DP-SGD steps cannot undo (taxis at epsilon 3, validation split:
                 # fidelity 0.71 -> 0.79, TSTR/TRTR 0.78 -> 0.96). A plain fit corrects it, and keeps it.
                 cond_out.weight.div_(COND_SCALE)
-            for enc, (_, st, ed) in zip(self.encodings_, (s for s in self._layout() if s[0] == "softmax")):
+            spans = self._slot_spans()
+            for enc in self.encodings_:
+                st, ed = spans[enc.name]
                 marginal = self.marginals_.get(enc.name)
                 if marginal is None:
                     continue
@@ -451,7 +456,7 @@ class DPTVAESynthesizer:
         self.loss_history_, self.epsilon_history_, self.epoch_seconds_ = [], [], []
         spans = list(zip(self._layout(), self._span_weights()))
         cond_spans = self._cond_spans()
-        cond_span = (
+        cond_index = (
             torch.cat([torch.arange(st, ed) for _, st, ed in cond_spans]).to(self.device_) if cond_spans else None
         )
         bar = progress_bar(
@@ -470,13 +475,13 @@ class DPTVAESynthesizer:
                 if self.private:
                     if len(idx):
                         clipper.reset()
-                        losses = self._loss_per_sample(data[idx.to(self.device_)], noise_gen, spans, cond_span)
+                        losses = self._loss_per_sample(data[idx.to(self.device_)], noise_gen, spans, cond_index)
                         norms, grads = clipper.per_sample_grads_norms(losses)
                         clipper.clipped_sum_into_grad(norms, grads, self.max_grad_norm)
                         total, count = total + float(losses.detach().sum()), count + len(idx)
                     add_noise_and_average(params, sigma, self.max_grad_norm, self.sample_rate_ * n, noise_gen)
                 else:
-                    losses = self._loss_per_sample(data[idx.to(self.device_)], noise_gen, spans, cond_span)
+                    losses = self._loss_per_sample(data[idx.to(self.device_)], noise_gen, spans, cond_index)
                     losses.mean().backward()
                     total, count = total + float(losses.detach().sum()), count + len(idx)
                 optimizer.step()
@@ -564,8 +569,9 @@ class DPTVAESynthesizer:
             recon, _, drawn = self._decoder_output(CALIBRATION_ROWS, torch.Generator().manual_seed(self.seed + 2))
         self.model_.train()
         offsets = {}
-        softmax_spans = (s for s in self._layout() if s[0] == "softmax")
-        for enc, (_, st, ed) in zip(self.encodings_, softmax_spans):
+        spans = self._slot_spans()
+        for enc in self.encodings_:
+            st, ed = spans[enc.name]
             marginal = self.marginals_.get(enc.name)
             if marginal is None or enc.name in drawn:  # conditions come from the condition table
                 continue
@@ -632,7 +638,7 @@ class DPTVAESynthesizer:
             if enc.kind == "boolean" and value not in (True, False):
                 raise SynthesizerError(f"{col!r} is boolean: condition on True or False, not {value!r}.")
         fixed = {}
-        for col in [c for c, _, _ in self._cond_spans()]:
+        for col in self._cond_columns():
             if col in conditions and by_name[col].kind in ("categorical", "boolean"):
                 # The decoder is conditioned on this column: generate the asked value directly.
                 enc, value = by_name[col], conditions.pop(col)
