@@ -50,7 +50,13 @@ def attack(train: pd.DataFrame, holdout: pd.DataFrame, epsilon: float | None) ->
         # The non-private model reads its own from the rows, which is the support leak the attack finds.
         meta.set_bounds("age", 18, 110).set_bounds("income", 0, 1e6).set_bounds("since", "2020-01-01", "2022-01-01")
     model = DPTVAESynthesizer(meta, epsilon=epsilon, epochs=15, batch_size=150, progress=False)
-    result = shadow_attack(train, holdout, shadows_of(model, SETTINGS), SETTINGS, delta=1e-4, progress=False)
+    # A released table of 3,000 rows (10x the training rows): a rare value the non-private model copies
+    # then shows in nearly every game it is in (rare-target AUC 0.99 against 0.91 with 300 rows), while
+    # DP caps what more rows can reveal. 12 DP runs at epsilon 0.25 gave AUC 0.50 +- 0.08 (max 0.63), so
+    # the ordering margin below fails about once in 500 runs rather than once in 10.
+    result = shadow_attack(
+        train, holdout, shadows_of(model, SETTINGS), SETTINGS, synthetic_rows=3000, delta=1e-4, progress=False
+    )
     return result, model
 
 
