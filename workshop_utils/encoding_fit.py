@@ -57,34 +57,39 @@ class Mechanisms:
     """Which columns each preprocessing mechanism covers (from the metadata only)."""
 
     selected: list[str]  # categorical columns whose domain is read from the data
-    public_counts: dict[str, list]  # declared domains whose counts are released (the target's)
-    numeric: list[str]  # numeric and date columns read through the quantile tree
-    shares_only: list[str]  # ... of which declared bounds give the bins (a conditioned target: the tree its shares)
+    public_counts: dict[str, list]  # declared domains (and booleans) whose counts are released
+    numeric: list[str]  # numeric and date columns without declared bounds: the quantile tree
+    histograms: list[str] = field(default_factory=list)  # declared bounds: counts of their public bins
     condition_table: list[str] = field(default_factory=list)  # the decoder's conditions, one joint table
 
     @classmethod
     def for_metadata(
-        cls, meta: TableMetadata, conditioned: bool, condition_table: list[str] | None = None
+        cls, meta: TableMetadata, condition_table: list[str] | None = None, bounded_in_tree: bool = True
     ) -> Mechanisms:
-        selected, public, numeric, shares_only = [], {}, [], []
+        """Every modeled column gets a measured marginal (marginal calibration and the decoder's
+        start need one): an undeclared domain is read from the data; a declared category list is
+        public and only its counts are paid for, in the joint count mechanism (a row adds 1 to one
+        value of each column). A column with declared bounds gets its bins at DP quantiles inside
+        them (``bounded_in_tree``) or, where the table is too small for the tree, uniform bins
+        whose counts join the count mechanism."""
+        selected, public, numeric, histograms = [], {}, [], []
         for col in meta.modeled:
             cm = meta.columns[col]
             kind = cm.modeled_kind()
             if kind == "categorical" and cm.categories is None:
                 selected.append(col)
-            elif conditioned and col == meta.target and kind in ("categorical", "boolean"):
+            elif kind in ("categorical", "boolean"):
                 public[col] = [False, True] if kind == "boolean" else list(cm.categories)
-            elif kind in ("numerical", "datetime") and cm.bounds is None:
+            elif cm.bounds is None or bounded_in_tree:
                 numeric.append(col)
-            elif kind in ("numerical", "datetime") and conditioned and col == meta.target:
-                numeric.append(col)  # sample() draws the decoder's condition from its bin shares
-                shares_only.append(col)
-        return cls(selected, public, numeric, shares_only, list(condition_table or []))
+            else:
+                histograms.append(col)
+        return cls(selected, public, numeric, histograms, list(condition_table or []))
 
     def gaussian_steps(self) -> list[tuple[str, list[str], float]]:
         """(name, columns, L2 sensitivity) of each preprocessing mechanism."""
         steps = []
-        cats = [*self.selected, *self.public_counts]
+        cats = [*self.selected, *self.public_counts, *self.histograms]
         if cats:
             steps.append(("category domains", cats, math.sqrt(len(cats))))
         if self.numeric:
@@ -108,6 +113,12 @@ class ExactQuantiles:
         return 0.0
 
 
+def tree_resolves(plan: PrivacyPlan, mech: Mechanisms, n: int, bins: int = N_BINS) -> bool:
+    """Whether the quantile tree's noise at this plan supports ``bins`` bins (public settings only)."""
+    nums = plan.step("numeric quantiles") if plan.private else None
+    return nums is None or not mech.numeric or quantile_bins(n, nums.sigma) >= bins
+
+
 def check_feasible(plan: PrivacyPlan, mech: Mechanisms, n: int) -> None:
     """Refuse, before the budget is charged or a row read, a table too small for the epsilon
     asked (from public settings only: the plan and the row count)."""
@@ -123,8 +134,7 @@ def check_feasible(plan: PrivacyPlan, mech: Mechanisms, n: int) -> None:
                 "(meta.set_categories, or a reviewed cleaning job's list with public: true), exclude them, "
                 f"or use more rows or a larger epsilon ({_epsilon_for(plan, cats, n / 10, len(mech.selected))})."
             )
-    binned = [c for c in mech.numeric if c not in mech.shares_only]
-    if nums is not None and binned and quantile_bins(n, nums.sigma) < MIN_BINS:
+    if nums is not None and mech.numeric and quantile_bins(n, nums.sigma) < MIN_BINS:
         need = ROWS_PER_BIN * MIN_BINS * nums.sigma * dp_domains.DEEP_SCALE
         works = next(
             (
@@ -142,7 +152,7 @@ def check_feasible(plan: PrivacyPlan, mech: Mechanisms, n: int) -> None:
             None,
         )
         raise SynthesizerError(
-            f"At epsilon {plan.epsilon:g} the DP quantiles of {binned} need at least {need:,.0f} rows (each count "
+            f"At epsilon {plan.epsilon:g} the DP quantiles of {mech.numeric} need at least {need:,.0f} rows (each count "
             f"is noisy by about {nums.sigma * dp_domains.DEEP_SCALE:,.0f} rows) and the table has {n:,}: their bins would "
             "be noise. Declare their bounds (meta.set_bounds), use more rows, or "
             + (f"use epsilon {works:g} or more." if works else "a much larger epsilon.")
@@ -172,13 +182,19 @@ def fit_encodings(
 ) -> tuple[list[ColumnEncoding], dict[str, list[float] | None]]:
     """The encodings of the modeled columns and each one's marginal over its slots (None: none known)."""
     n, private = len(df), plan.private
-    cats = _category_counts(df, meta, plan, mech, rng, ledger)
+    declared = {}  # declared bounds: the bins are public, so rows are counted per bin like categories
+    for col in mech.histograms:
+        cm = meta.columns[col]
+        declared[col] = ColumnEncoding(col, cm.modeled_kind(), dtypes[col], nullable=cm.nullable)
+        _declared_encoding(declared[col], cm, ledger)
+    binned = df.assign(**{c: _bin_codes(enc, df[c]) for c, enc in declared.items()})
+    cats = _category_counts(binned, meta, plan, mech, rng, ledger)
     trees = _quantile_sources(df, meta, plan, mech, rng, ledger)
     encodings, marginals = [], {}
     for col in meta.modeled:
         cm = meta.columns[col]
         kind = cm.modeled_kind()
-        enc = ColumnEncoding(col, kind, dtypes[col], nullable=cm.nullable)
+        enc = declared.get(col) or ColumnEncoding(col, kind, dtypes[col], nullable=cm.nullable)
         marginals[col] = None
         if kind == "boolean":
             ledger.add("encoding", col, "public domain {False, True}", 0.0)
@@ -193,29 +209,33 @@ def fit_encodings(
                 ledger.add("category domain", col, "declared public", 0.0, 0.0, f"{len(enc.categories)} categories")
             if col in cats:
                 marginals[col] = _category_marginal(cats[col], enc.categories, other_slot=True)
+        elif col in declared:
+            marginals[col] = _category_marginal(cats[col], list(range(enc.n_bins)), other_slot=False)
         else:
-            if col in trees and cm.bounds is None:
-                marginals[col] = _numeric_encoding(enc, cm, trees[col], n, ledger, private)
-            else:
-                _declared_encoding(enc, cm, ledger)
-                if col in trees:  # a conditioned target: its bins as declared, their shares from the tree
-                    marginals[col] = _bin_shares(enc, trees[col], n)
+            marginals[col] = _numeric_encoding(enc, cm, trees[col], n, ledger, private)
         encodings.append(enc)
     return encodings, marginals
 
 
+def _bin_codes(enc: ColumnEncoding, values: pd.Series) -> pd.Series:
+    """Each row's bin under declared bounds (null stays null), the value the count mechanism sees."""
+    idx, _ = enc.encode(values)
+    return pd.Series(idx, index=values.index, dtype="Int64").mask(values.isna().to_numpy())
+
+
 def _category_counts(df, meta, plan, mech, rng, ledger) -> dict[str, dp_domains.CategoryCounts]:
-    cols = [*mech.selected, *mech.public_counts]
+    public = mech.public_counts | {c: list(range(_declared_bins(meta.columns[c]))) for c in mech.histograms}
+    cols = [*mech.selected, *public]
     if not cols:
         return {}
     nullable = {c: meta.columns[c].nullable for c in cols}
     if not plan.private:
-        out = dp_domains.category_domains(df, mech.selected, mech.public_counts, nullable, 0.0, -math.inf, rng)
+        out = dp_domains.category_domains(df, mech.selected, public, nullable, 0.0, -math.inf, rng)
         ledger.add("category domains", ", ".join(cols), "exact counts (NOT PRIVATE: epsilon=None)", math.inf)
         return out
     step = plan.step("category domains")
     tau = dp_domains.selection_threshold(step.sigma, plan.delta_selection, len(mech.selected))
-    out = dp_domains.category_domains(df, mech.selected, mech.public_counts, nullable, step.sigma, tau, rng)
+    out = dp_domains.category_domains(df, mech.selected, public, nullable, step.sigma, tau, rng)
     ledger.add(
         "category domains",
         ", ".join(cols),
@@ -319,6 +339,11 @@ def _numeric_encoding(enc: ColumnEncoding, cm, source, n: int, ledger: PrivacyLe
     q[np.abs(q) < ZERO] = 0.0  # below the grid's resolution near 0: a zero
     if not private:
         q[0], q[-1] = source.quantile(0.0), source.quantile(1.0)
+    declared = cm.bounds is not None
+    if declared:  # the declared range wins: nothing inside it is clipped, nothing outside it kept
+        lo, hi = (float(b) for b in cm.bounds)
+        q = np.clip(q, lo, hi)
+        q[0], q[-1] = lo, hi
     if enc.integer:  # an estimate inside [k, k + 1) is the integer k's mass
         q = np.floor(q + 1e-9)
         if q[-1] - q[0] + 1 <= MAX_INTEGER_BINS:
@@ -336,15 +361,16 @@ def _numeric_encoding(enc: ColumnEncoding, cm, source, n: int, ledger: PrivacyLe
         enc.lo, enc.hi = float(q[0]), float(q[-1])
     enc.transform = "identity" if enc.integer_bins else choose_transform(enc.lo, enc.hi)
     shares = _bin_shares(enc, source, n)
-    clipped = 2 * P_TAIL + source.non_null_outside_support(n) if private else 0.0
+    clipped = 2 * P_TAIL + source.non_null_outside_support(n) if private and not declared else 0.0
+    how = "DP quantiles from the joint tree" if private else "exact quantiles (NOT PRIVATE: epsilon=None)"
     ledger.add(
         "bins",
         enc.name,
-        "DP quantiles from the joint tree" if private else "exact quantiles (NOT PRIVATE: epsilon=None)",
+        how + (", inside the declared bounds" if declared else ""),
         0.0 if private else math.inf,
         0.0,
         f"[{enc.lo:g}, {enc.hi:g}], {enc.n_bins} bins"
-        + (f"; about {clipped:.1%} of values clipped to the bounds" if private else ""),
+        + (f"; about {clipped:.1%} of values clipped to the bounds" if private and not declared else ""),
         composed=private,
     )
     if private and clipped > CLIP_WARNING:
@@ -380,7 +406,13 @@ def _snap(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return out
 
 
-def _declared_encoding(enc: ColumnEncoding, cm, ledger: PrivacyLedger) -> None:
+def _declared_bins(cm) -> int:
+    enc = ColumnEncoding("", cm.modeled_kind(), "float64")
+    _declared_encoding(enc, cm, None)
+    return enc.n_bins
+
+
+def _declared_encoding(enc: ColumnEncoding, cm, ledger: PrivacyLedger | None) -> None:
     """Declared public bounds: uniform bins on a transform chosen from them, nothing read from the rows."""
     enc.lo, enc.hi = float(cm.bounds[0]), float(cm.bounds[1])
     enc.integer = bool(cm.integer) or enc.kind == "datetime"
@@ -389,7 +421,9 @@ def _declared_encoding(enc: ColumnEncoding, cm, ledger: PrivacyLedger) -> None:
         enc.integer_bins, enc.n_bins = True, int(enc.hi - enc.lo + 1)
     else:
         enc.transform, enc.n_bins = choose_transform(enc.lo, enc.hi), N_BINS
-    ledger.add("bounds", enc.name, "declared public", 0.0, 0.0, f"[{enc.lo:g}, {enc.hi:g}], {enc.n_bins} uniform bins")
+    if ledger is not None:
+        detail = f"[{enc.lo:g}, {enc.hi:g}], {enc.n_bins} uniform bins; their counts: the category-domains step"
+        ledger.add("bounds", enc.name, "declared public", 0.0, 0.0, detail)
 
 
 def _float_edges(q: np.ndarray) -> np.ndarray:

@@ -83,6 +83,7 @@ PUBLIC_HYPERPARAMETERS = (
     "condition_on_target",
     "condition_on",
     "calibrate_marginals",
+    "within_bin",
     "noise_multiplier",
     "sample_rate",
     "steps",

@@ -53,7 +53,7 @@ from .calibration import marginal_offsets
 from .dpsgd import GhostClipper, add_noise_and_average, poisson_batches
 from .encoding import OTHER as OTHER  # re-exported: the value rare categories become
 from .encoding import ColumnEncoding, output_dtype
-from .encoding_fit import Mechanisms, check_feasible, fit_encodings
+from .encoding_fit import Mechanisms, check_feasible, fit_encodings, tree_resolves
 from .encoding_fit import SynthesizerError as SynthesizerError  # re-exported: users catch them here
 from .encoding_fit import SynthesizerWarning as SynthesizerWarning
 from .metadata import MetadataError, TableMetadata
@@ -102,6 +102,7 @@ class DPTVAESynthesizer:
         condition_on_target: bool = True,
         condition_on: list[str] | tuple[str, ...] = (),
         calibrate_marginals: bool = True,
+        within_bin: str = "learned",
         device: str = "auto",
         seed: int = 0,
         progress: bool = True,
@@ -140,6 +141,9 @@ class DPTVAESynthesizer:
             raise SynthesizerError(f"condition_on must be a list of distinct column names, got {condition_on!r}.")
         self.condition_on = list(condition_on)
         self.calibrate_marginals = bool(calibrate_marginals)
+        if within_bin not in ("learned", "uniform"):
+            raise SynthesizerError(f"within_bin must be 'learned' or 'uniform', got {within_bin!r}.")
+        self.within_bin = within_bin
         self.device = device
         self.seed = seed
         self.progress = progress
@@ -163,6 +167,7 @@ class DPTVAESynthesizer:
             "condition_on_target": self.condition_on_target,
             "condition_on": list(self.condition_on),
             "calibrate_marginals": self.calibrate_marginals,
+            "within_bin": self.within_bin,
             "device": self.device,
             "seed": self.seed,
             "progress": self.progress,
@@ -198,10 +203,17 @@ class DPTVAESynthesizer:
             delta = self.delta if self.delta is not None else dp.default_delta(n)
             if delta >= 1 / n:
                 raise SynthesizerError(f"delta={delta:g} must be below 1/n = {1 / n:.3g} for a table of {n} rows.")
-        conditioned = self.condition_on_target and self.metadata.target in self.metadata.modeled
         # with condition_on, the conditions are drawn from one noisy joint table (``conditioning``)
         condition_table = self._cond_columns() if self.condition_on else []
-        mechanisms = Mechanisms.for_metadata(self.metadata, conditioned, condition_table)
+        mechanisms = Mechanisms.for_metadata(self.metadata, condition_table)
+        plan = self._plan(mechanisms, n, delta)
+        if not tree_resolves(plan, mechanisms, n):
+            # Too few rows for the tree to place as many bins as uniform ones between declared bounds
+            # would have (measured: taxis, 3,800 rows, 12 noisy quantile bins): bounded columns get
+            # uniform bins, whose counts cost a share of the joint count mechanism instead.
+            mechanisms = Mechanisms.for_metadata(self.metadata, condition_table, bounded_in_tree=False)
+            plan = self._plan(mechanisms, n, delta)
+        self.plan_ = plan
         if condition_table:
             try:
                 cells = conditioning.max_cells(self.metadata, condition_table)
@@ -212,19 +224,6 @@ class DPTVAESynthesizer:
                     f"Conditioning on {condition_table} makes a table of up to {cells:,} cells, more than "
                     f"{conditioning.MAX_CELLS:,}: its noisy counts would be mostly noise. Condition on fewer columns."
                 )
-        steps_per_epoch = max(1, n // self.batch_size)
-        try:  # the whole budget is planned from public settings before any row is read
-            self.plan_ = accounting.plan_fit(
-                self.epsilon,
-                delta,
-                mechanisms.gaussian_steps(),
-                selection=bool(mechanisms.selected),
-                sample_rate=self.batch_size / n,
-                sgd_steps=steps_per_epoch * self.epochs,
-                preprocessing_share=self.preprocessing_share,
-            )
-        except ValueError as exc:
-            raise SynthesizerError(f"Cannot plan the budget: {exc}.") from None
         check_feasible(self.plan_, mechanisms, n)
         if budget is not None:
             budget.charge(self.epsilon, self.plan_.delta, purpose, internal_only=internal_only)
@@ -263,6 +262,21 @@ class DPTVAESynthesizer:
             self.latent_dim,
             cond_dim=sum(ed - st for _, st, ed in self._cond_spans()),
         ).to(self.device_)
+
+    def _plan(self, mechanisms: Mechanisms, n: int, delta: float) -> accounting.PrivacyPlan:
+        """The whole budget, planned from public settings before any row is read."""
+        try:
+            return accounting.plan_fit(
+                self.epsilon,
+                delta,
+                mechanisms.gaussian_steps(),
+                selection=bool(mechanisms.selected),
+                sample_rate=self.batch_size / n,
+                sgd_steps=max(1, n // self.batch_size) * self.epochs,
+                preprocessing_share=self.preprocessing_share,
+            )
+        except ValueError as exc:
+            raise SynthesizerError(f"Cannot plan the budget: {exc}.") from None
 
     def _cond_columns(self) -> list[str]:
         """The decoder's conditioning columns: the target (``condition_on_target``), then ``condition_on``."""
@@ -605,8 +619,11 @@ class DPTVAESynthesizer:
                     pos = None
                     if enc.has_position:
                         _, st, _ = next(spans)
-                        noise = torch.randn(m, generator=generator) * sigma[:, k]
-                        pos = torch.clamp(torch.tanh(recon[:, st]) + noise, -1, 1).numpy()
+                        if self.within_bin == "uniform":  # the bin from the model, the value uniform inside it
+                            pos = (torch.rand(m, generator=generator) * 2 - 1).numpy()
+                        else:
+                            noise = torch.randn(m, generator=generator) * sigma[:, k]
+                            pos = torch.clamp(torch.tanh(recon[:, st]) + noise, -1, 1).numpy()
                         k += 1
                     cols[enc.name] = enc.decode(idx, pos)
                 parts.append(pd.DataFrame(cols))
