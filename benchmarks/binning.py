@@ -50,21 +50,25 @@ class ColumnBins:
 
     @property
     def size(self) -> int:
-        body = len(self.categories) + 1 if self.categories is not None else self.bins
+        """Codes: the values (+ one for anything undeclared, categoricals only), + null if nullable."""
+        if self.categories is not None:
+            body = len(self.categories) + int(self.kind == "categorical")
+        else:
+            body = self.bins
         return body + int(self.nullable)
 
     def encode(self, s: pd.Series) -> np.ndarray:
         null = s.isna().to_numpy()
         if self.categories is not None:
             lookup = {str(c): i for i, c in enumerate(self.categories)}
-            codes = np.array([lookup.get(str(v), len(self.categories)) for v in s.astype(object)], dtype=np.int64)
+            unknown = len(self.categories) if self.kind == "categorical" else 0  # booleans have no "other"
+            codes = np.array([lookup.get(str(v), unknown) for v in s.astype(object)], dtype=np.int64)
         else:
             x = days(s) if self.kind == "datetime" else pd.to_numeric(s, errors="coerce").to_numpy(dtype=float)
             width = (self.hi - self.lo) / self.bins
             codes = np.clip(np.floor((np.nan_to_num(x, nan=self.lo) - self.lo) / width), 0, self.bins - 1)
             codes = codes.astype(np.int64)
-        if null.any() and not self.nullable:
-            raise ValueError(f"{self.name!r} has nulls but is declared not nullable.")
+        # a null where none is declared (a peer's output) is scored as the last code, never dropped
         codes[null] = self.size - 1
         return codes
 
@@ -72,7 +76,7 @@ class ColumnBins:
         codes = np.asarray(codes, dtype=np.int64)
         null = self.nullable & (codes == self.size - 1)
         if self.categories is not None:
-            labels = np.array([*map(str, self.categories), OTHER], dtype=object)
+            labels = np.array([*map(str, self.categories), OTHER][: self.size], dtype=object)
             out = pd.Series(labels[np.clip(codes, 0, len(labels) - 1)], dtype=object)
             out[null] = None
             return out

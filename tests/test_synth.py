@@ -156,8 +156,7 @@ def test_ledger_matches_the_accountant_and_the_request(dp_synth, table):
     )
     assert composed["epsilon"] <= rdp.get_epsilon(plan.delta_accounted) + 1e-6
     by_col = ledger.set_index(["step", "column"])
-    # declared bounds on 3,000 rows at epsilon 1: too few rows for 32 quantile bins, so uniform bins
-    # between the bounds, read from nothing; only their counts are paid, in the joint count mechanism
+    # declared bounds, used as declared (the default): uniform bins, nothing paid, nothing read
     assert by_col.loc[("bounds", "age"), "mechanism"] == "declared public"
     assert by_col.loc[("bounds", "age"), "epsilon"] == 0 and "age" not in by_col.loc["numeric quantiles"].index[0]
     for col in ("income", "opened"):  # undeclared bounds come from the paid quantile tree
@@ -166,9 +165,7 @@ def test_ledger_matches_the_accountant_and_the_request(dp_synth, table):
             and "clipped" in by_col.loc[("bins", col), "detail"]
         )
     cats = ledger[ledger["step"] == "category domains"].iloc[0]
-    # one mechanism counts every column with a discrete domain: selected categories, the boolean, the
-    # target, and age's declared bins (each column's marginal is measured, for the calibration)
-    assert cats["column"] == "grade, owner, default, age" and cats["delta"] > 0
+    assert cats["column"] == "grade, default" and cats["delta"] > 0  # the target's counts in the same mechanism
     assert {"client_id", "notes"}.isdisjoint(set(ledger["column"]))  # not modeled, never read
 
 
@@ -485,9 +482,10 @@ def test_condition_on_keeps_an_also_predict_target_s_relationships_and_pays_for_
 
 
 def test_declared_bounds_get_quantile_bins_on_a_large_table_and_counted_uniform_bins_on_a_small_one():
-    """A declared range is kept whole (nothing inside it clipped), and its column's marginal is
-    measured either way, so the calibration can hold the sampler to it: on many rows, bins at DP
-    quantiles inside the bounds; on few, uniform bins whose counts join the count mechanism."""
+    """measure_declared=True: a declared range is kept whole (nothing inside it clipped), and its
+    column's marginal is measured, so the calibration can hold the sampler to it: on many rows,
+    bins at DP quantiles inside the bounds; on few, uniform bins whose counts join the count
+    mechanism, as do the declared categories'."""
     rng = np.random.default_rng(5)
 
     def money(n: int) -> tuple[pd.DataFrame, TableMetadata]:
@@ -496,7 +494,8 @@ def test_declared_bounds_get_quantile_bins_on_a_large_table_and_counted_uniform_
         return df, meta.set_bounds("amount", 0, 1e6).set_categories("segment", ["a", "b"]).set_nullable("amount", False)
 
     big, meta = money(40_000)
-    synth = DPTVAESynthesizer(meta, epsilon=3.0, epochs=1, batch_size=1000, progress=False).fit(big)
+    common = dict(epsilon=3.0, epochs=1, progress=False, measure_declared=True)
+    synth = DPTVAESynthesizer(meta, batch_size=1000, **common).fit(big)
     enc = synth.encodings_[0]
     ledger = synth.privacy_ledger().set_index(["step", "column"])
     assert "inside the declared bounds" in ledger.loc[("bins", "amount"), "mechanism"]
@@ -505,11 +504,13 @@ def test_declared_bounds_get_quantile_bins_on_a_large_table_and_counted_uniform_
     assert np.bincount(idx, minlength=enc.slots).max() / len(big) < 0.1  # no bin holds the bulk
 
     small, meta = money(2_000)
-    synth = DPTVAESynthesizer(meta, epsilon=3.0, epochs=1, batch_size=200, progress=False).fit(small)
+    synth = DPTVAESynthesizer(meta, batch_size=200, **common).fit(small)
     enc = synth.encodings_[0]
     ledger = synth.privacy_ledger().set_index(["step", "column"])
     assert ledger.loc[("bounds", "amount"), "mechanism"] == "declared public"
-    assert "amount" in ledger.loc["category domains"].index[0]
+    assert ledger.loc["category domains"].index[0] == "segment, amount"
     idx, _ = enc.encode(small["amount"])
     real = np.bincount(idx, minlength=enc.slots) / len(small)
     assert np.abs(np.asarray(synth.marginals_["amount"]) - real).max() < 0.03  # its bins' counts, measured
+    default = DPTVAESynthesizer(meta, batch_size=200, epsilon=3.0, epochs=1, progress=False).fit(small)
+    assert default.marginals_["amount"] is None and default.marginals_["segment"] is None  # used as declared

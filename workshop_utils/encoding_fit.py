@@ -64,25 +64,32 @@ class Mechanisms:
 
     @classmethod
     def for_metadata(
-        cls, meta: TableMetadata, condition_table: list[str] | None = None, bounded_in_tree: bool = True
+        cls,
+        meta: TableMetadata,
+        condition_table: list[str] | None = None,
+        bounded_in_tree: bool = True,
+        measure_declared: bool = True,
     ) -> Mechanisms:
         """Every modeled column gets a measured marginal (marginal calibration and the decoder's
         start need one): an undeclared domain is read from the data; a declared category list is
         public and only its counts are paid for, in the joint count mechanism (a row adds 1 to one
         value of each column). A column with declared bounds gets its bins at DP quantiles inside
         them (``bounded_in_tree``) or, where the table is too small for the tree, uniform bins
-        whose counts join the count mechanism."""
+        whose counts join the count mechanism. ``measure_declared=False``: declared columns other
+        than the target are used as declared and not measured (uniform bins, no marginal)."""
         selected, public, numeric, histograms = [], {}, [], []
         for col in meta.modeled:
             cm = meta.columns[col]
             kind = cm.modeled_kind()
+            measured = measure_declared or col == meta.target
             if kind == "categorical" and cm.categories is None:
                 selected.append(col)
             elif kind in ("categorical", "boolean"):
-                public[col] = [False, True] if kind == "boolean" else list(cm.categories)
-            elif cm.bounds is None or bounded_in_tree:
+                if measured:
+                    public[col] = [False, True] if kind == "boolean" else list(cm.categories)
+            elif cm.bounds is None or (bounded_in_tree and measured):
                 numeric.append(col)
-            else:
+            elif measured:
                 histograms.append(col)
         return cls(selected, public, numeric, histograms, list(condition_table or []))
 
@@ -211,6 +218,8 @@ def fit_encodings(
                 marginals[col] = _category_marginal(cats[col], enc.categories, other_slot=True)
         elif col in declared:
             marginals[col] = _category_marginal(cats[col], list(range(enc.n_bins)), other_slot=False)
+        elif col not in trees:  # declared bounds, not measured: uniform bins, no marginal
+            _declared_encoding(enc, cm, ledger, counted=False)
         else:
             marginals[col] = _numeric_encoding(enc, cm, trees[col], n, ledger, private)
         encodings.append(enc)
@@ -275,7 +284,9 @@ def _quantile_sources(df, meta, plan, mech, rng, ledger) -> dict:
 def _category_marginal(counts: dp_domains.CategoryCounts, categories: list, other_slot: bool) -> list[float]:
     """Slots: the categories, "other" (categoricals, not booleans) and null."""
     by_value = dict(zip(counts.categories, counts.counts))
-    values = [max(by_value.get(v, 0.0), 0.0) for v in categories]
+    # a declared value's noisy count under the noise floor reads as 0: otherwise noise gives empty
+    # values (and a value one rare row has) mass that the calibration would then hold the sampler to
+    values = [_signal(by_value.get(v), counts) for v in categories]
     slots = values + ([_signal(counts.other, counts)] if other_slot else []) + [_signal(counts.null, counts)]
     return _normalise(slots)
 
@@ -343,7 +354,9 @@ def _numeric_encoding(enc: ColumnEncoding, cm, source, n: int, ledger: PrivacyLe
     if declared:  # the declared range wins: nothing inside it is clipped, nothing outside it kept
         lo, hi = (float(b) for b in cm.bounds)
         q = np.clip(q, lo, hi)
-        q[0], q[-1] = lo, hi
+        # the DP tails stay edges and the bounds become two more: bins of ~0.1% of the rows each
+        # out there, not one bin from the bound to the 3% quantile (values spread over a wide bin)
+        q = np.concatenate([[lo] if lo < q[0] else [], q, [hi] if hi > q[-1] else []])
     if enc.integer:  # an estimate inside [k, k + 1) is the integer k's mass
         q = np.floor(q + 1e-9)
         if q[-1] - q[0] + 1 <= MAX_INTEGER_BINS:
@@ -412,7 +425,7 @@ def _declared_bins(cm) -> int:
     return enc.n_bins
 
 
-def _declared_encoding(enc: ColumnEncoding, cm, ledger: PrivacyLedger | None) -> None:
+def _declared_encoding(enc: ColumnEncoding, cm, ledger: PrivacyLedger | None, counted: bool = True) -> None:
     """Declared public bounds: uniform bins on a transform chosen from them, nothing read from the rows."""
     enc.lo, enc.hi = float(cm.bounds[0]), float(cm.bounds[1])
     enc.integer = bool(cm.integer) or enc.kind == "datetime"
@@ -422,7 +435,9 @@ def _declared_encoding(enc: ColumnEncoding, cm, ledger: PrivacyLedger | None) ->
     else:
         enc.transform, enc.n_bins = choose_transform(enc.lo, enc.hi), N_BINS
     if ledger is not None:
-        detail = f"[{enc.lo:g}, {enc.hi:g}], {enc.n_bins} uniform bins; their counts: the category-domains step"
+        detail = f"[{enc.lo:g}, {enc.hi:g}], {enc.n_bins} uniform bins" + (
+            "; their counts: the category-domains step" if counted else ""
+        )
         ledger.add("bounds", enc.name, "declared public", 0.0, 0.0, detail)
 
 

@@ -84,6 +84,7 @@ PUBLIC_HYPERPARAMETERS = (
     "condition_on",
     "calibrate_marginals",
     "within_bin",
+    "measure_declared",
     "noise_multiplier",
     "sample_rate",
     "steps",

@@ -103,6 +103,7 @@ class DPTVAESynthesizer:
         condition_on: list[str] | tuple[str, ...] = (),
         calibrate_marginals: bool = True,
         within_bin: str = "learned",
+        measure_declared: bool = False,
         device: str = "auto",
         seed: int = 0,
         progress: bool = True,
@@ -144,6 +145,7 @@ class DPTVAESynthesizer:
         if within_bin not in ("learned", "uniform"):
             raise SynthesizerError(f"within_bin must be 'learned' or 'uniform', got {within_bin!r}.")
         self.within_bin = within_bin
+        self.measure_declared = bool(measure_declared)
         self.device = device
         self.seed = seed
         self.progress = progress
@@ -168,6 +170,7 @@ class DPTVAESynthesizer:
             "condition_on": list(self.condition_on),
             "calibrate_marginals": self.calibrate_marginals,
             "within_bin": self.within_bin,
+            "measure_declared": self.measure_declared,
             "device": self.device,
             "seed": self.seed,
             "progress": self.progress,
@@ -205,13 +208,16 @@ class DPTVAESynthesizer:
                 raise SynthesizerError(f"delta={delta:g} must be below 1/n = {1 / n:.3g} for a table of {n} rows.")
         # with condition_on, the conditions are drawn from one noisy joint table (``conditioning``)
         condition_table = self._cond_columns() if self.condition_on else []
-        mechanisms = Mechanisms.for_metadata(self.metadata, condition_table)
+        measure = self.measure_declared
+        mechanisms = Mechanisms.for_metadata(self.metadata, condition_table, measure_declared=measure)
         plan = self._plan(mechanisms, n, delta)
         if not tree_resolves(plan, mechanisms, n):
             # Too few rows for the tree to place as many bins as uniform ones between declared bounds
             # would have (measured: taxis, 3,800 rows, 12 noisy quantile bins): bounded columns get
             # uniform bins, whose counts cost a share of the joint count mechanism instead.
-            mechanisms = Mechanisms.for_metadata(self.metadata, condition_table, bounded_in_tree=False)
+            mechanisms = Mechanisms.for_metadata(
+                self.metadata, condition_table, bounded_in_tree=False, measure_declared=measure
+            )
             plan = self._plan(mechanisms, n, delta)
         self.plan_ = plan
         if condition_table:
