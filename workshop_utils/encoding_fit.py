@@ -68,15 +68,14 @@ class Mechanisms:
         meta: TableMetadata,
         condition_table: list[str] | None = None,
         bounded_in_tree: bool = True,
-        measure_declared: bool = True,
+        measure_declared: bool = False,
     ) -> Mechanisms:
-        """Every modeled column gets a measured marginal (marginal calibration and the decoder's
-        start need one): an undeclared domain is read from the data; a declared category list is
-        public and only its counts are paid for, in the joint count mechanism (a row adds 1 to one
-        value of each column). A column with declared bounds gets its bins at DP quantiles inside
-        them (``bounded_in_tree``) or, where the table is too small for the tree, uniform bins
-        whose counts join the count mechanism. ``measure_declared=False``: declared columns other
-        than the target are used as declared and not measured (uniform bins, no marginal)."""
+        """An undeclared domain is read from the data; the target's marginal is always measured.
+        Declared columns are used as declared (uniform bins, no marginal) unless ``measure_declared``:
+        then a declared category list is public and only its counts are paid for, in the joint count
+        mechanism (a row adds 1 to one value of each column), and a column with declared bounds gets
+        its bins at DP quantiles inside them (``bounded_in_tree``) or, where the table is too small
+        for the tree, uniform bins whose counts join the count mechanism."""
         selected, public, numeric, histograms = [], {}, [], []
         for col in meta.modeled:
             cm = meta.columns[col]
@@ -195,7 +194,8 @@ def fit_encodings(
         declared[col] = ColumnEncoding(col, cm.modeled_kind(), dtypes[col], nullable=cm.nullable)
         _declared_encoding(declared[col], cm, ledger)
     binned = df.assign(**{c: _bin_codes(enc, df[c]) for c, enc in declared.items()})
-    cats = _category_counts(binned, meta, plan, mech, rng, ledger)
+    bins = {c: list(range(enc.n_bins)) for c, enc in declared.items()}
+    cats = _category_counts(binned, meta, plan, mech, rng, ledger, bins)
     trees = _quantile_sources(df, meta, plan, mech, rng, ledger)
     encodings, marginals = [], {}
     for col in meta.modeled:
@@ -232,8 +232,9 @@ def _bin_codes(enc: ColumnEncoding, values: pd.Series) -> pd.Series:
     return pd.Series(idx, index=values.index, dtype="Int64").mask(values.isna().to_numpy())
 
 
-def _category_counts(df, meta, plan, mech, rng, ledger) -> dict[str, dp_domains.CategoryCounts]:
-    public = mech.public_counts | {c: list(range(_declared_bins(meta.columns[c]))) for c in mech.histograms}
+def _category_counts(df, meta, plan, mech, rng, ledger, bins: dict) -> dict[str, dp_domains.CategoryCounts]:
+    """``bins``: the public bin codes of the declared-bounds columns counted like categories."""
+    public = mech.public_counts | bins
     cols = [*mech.selected, *public]
     if not cols:
         return {}
@@ -419,13 +420,7 @@ def _snap(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return out
 
 
-def _declared_bins(cm) -> int:
-    enc = ColumnEncoding("", cm.modeled_kind(), "float64")
-    _declared_encoding(enc, cm, None)
-    return enc.n_bins
-
-
-def _declared_encoding(enc: ColumnEncoding, cm, ledger: PrivacyLedger | None, counted: bool = True) -> None:
+def _declared_encoding(enc: ColumnEncoding, cm, ledger: PrivacyLedger, counted: bool = True) -> None:
     """Declared public bounds: uniform bins on a transform chosen from them, nothing read from the rows."""
     enc.lo, enc.hi = float(cm.bounds[0]), float(cm.bounds[1])
     enc.integer = bool(cm.integer) or enc.kind == "datetime"
@@ -434,11 +429,10 @@ def _declared_encoding(enc: ColumnEncoding, cm, ledger: PrivacyLedger | None, co
         enc.integer_bins, enc.n_bins = True, int(enc.hi - enc.lo + 1)
     else:
         enc.transform, enc.n_bins = choose_transform(enc.lo, enc.hi), N_BINS
-    if ledger is not None:
-        detail = f"[{enc.lo:g}, {enc.hi:g}], {enc.n_bins} uniform bins" + (
-            "; their counts: the category-domains step" if counted else ""
-        )
-        ledger.add("bounds", enc.name, "declared public", 0.0, 0.0, detail)
+    detail = f"[{enc.lo:g}, {enc.hi:g}], {enc.n_bins} uniform bins" + (
+        "; their counts: the category-domains step" if counted else ""
+    )
+    ledger.add("bounds", enc.name, "declared public", 0.0, 0.0, detail)
 
 
 def _float_edges(q: np.ndarray) -> np.ndarray:
