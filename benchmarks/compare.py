@@ -78,6 +78,7 @@ PEER_NOTES = [
     "noise replayable).",
     "ours, measure_declared=True: the same with the option that measures the declared columns' marginals too "
     "(the verdicts above compare the defaults).",
+    "A contender or ε missing from a page was not run, for time on 2 cores; benchmarks/README.md says which and why.",
     "Ours: the library's defaults with the same declared domain (batch 64 under 1,000 rows, as the README advises). "
     "SDV: its defaults, metadata detected from the data, except TVAE's epochs ({sdv_epochs}; SDV's default is 300).",
 ]

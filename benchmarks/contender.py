@@ -162,14 +162,20 @@ def fit_privbayes(train: pd.DataFrame, args: argparse.Namespace, meta: dict):
 
     specs = binning.modeled_columns(meta)
     data = train.copy()
-    ranges, domains, categorical = {}, {}, {}
+    ranges, domains, categorical, datatypes = {}, {}, {}, {}
+    yes_no = {True: "yes", False: "no"}  # its type guessing calls str.lower on pandas' parsed True/False
     for name, spec in specs.items():
         kind = spec["modeled"]
         categorical[name] = kind in ("categorical", "boolean")
+        # declared, not guessed: its guesses read 20 sampled rows (and would call codes integers)
+        datatypes[name] = "String" if categorical[name] else "Integer" if spec.get("integer") else "Float"
         if kind == "datetime":  # days since 1970: DataSynthesizer's own datetime parsing guesses formats
             data[name] = binning.days(data[name])
-        if categorical[name]:
-            domains[name] = [str(c) for c in spec.get("categories") or [False, True]]
+        if kind == "boolean":
+            domains[name] = list(yes_no.values())
+            data[name] = data[name].astype(object).map(lambda v: v if pd.isna(v) else yes_no[bool(v)])
+        elif categorical[name]:
+            domains[name] = [str(c) for c in spec["categories"]]
             data[name] = data[name].astype(object).map(lambda v: v if pd.isna(v) else str(v))
         else:
             ranges[name] = list(spec["bounds"])
@@ -181,6 +187,7 @@ def fit_privbayes(train: pd.DataFrame, args: argparse.Namespace, meta: dict):
         dataset_file=str(work / "train.csv"),
         epsilon=args.epsilon,
         k=2,
+        attribute_to_datatype=datatypes,
         attribute_to_is_categorical=categorical,
         categorical_attribute_domain_file=str(work / "domains.json"),
         numerical_attribute_ranges=ranges,
@@ -193,6 +200,8 @@ def fit_privbayes(train: pd.DataFrame, args: argparse.Namespace, meta: dict):
         generator.generate_dataset_in_correlated_attribute_mode(n, str(work / "description.json"), seed=None)
         out = generator.synthetic_dataset
         for name, spec in specs.items():
+            if spec["modeled"] == "boolean":
+                out[name] = out[name].map({"yes": True, "no": False})
             if spec["modeled"] == "datetime":
                 out[name] = binning.EPOCH + pd.to_timedelta(pd.to_numeric(out[name], errors="coerce"), unit="D")
         return out

@@ -109,6 +109,19 @@ def test_utility_regression_reports_r2(real):
     assert "rmse" in u["headline"]["TSTR"]
 
 
+def test_utility_scores_a_synthetic_table_with_empty_columns_instead_of_crashing(real):
+    """A weak synthesizer can leave a feature, or the target, entirely null: that scores low, it does not fail."""
+    holdout = mixed_table(2000, seed=5)
+    empty_feature = real.assign(income=np.nan)
+    u = evaluation.ml_utility(real, empty_feature, holdout, "default")["headline"]
+    assert 0.5 < u["ratio"] <= 1.05
+    no_target = real.assign(default=pd.Series([pd.NA] * len(real), dtype="boolean"))
+    u = evaluation.ml_utility(real, no_target, holdout, "default")["headline"]
+    assert u["TSTR"]["roc_auc"] == 0.5 and "no synthetic row" in u["TSTR"]["note"]
+    with pytest.raises(ValueError, match="training table has no row"):
+        evaluation.ml_utility(no_target, real, holdout, "default")
+
+
 # --------------------------------------------------------------------------- the attacks
 
 
@@ -265,3 +278,13 @@ def test_sweep_gives_one_row_per_epsilon_and_a_frontier_plot(small_table):
     assert frontier[["fidelity", "tstr_ratio", "attack_auc"]].notna().all().all()
     fig = report.plot_frontier(frontier)
     assert len(fig.axes) == 3
+
+
+def test_utility_leaves_out_identifier_like_columns(real):
+    """A column with a value per row (an id, free text) is not one-hot encoded: it would take
+    rows x values of memory and teaches nothing."""
+    holdout = mixed_table(2000, seed=5)
+    ids = lambda f: f.assign(key=[f"K{i:07d}" for i in range(len(f))])  # noqa: E731
+    with_ids = evaluation.ml_utility(ids(real), ids(real), ids(holdout), "default")["headline"]
+    plain = evaluation.ml_utility(real, real, holdout, "default")["headline"]
+    assert with_ids["TRTR"]["roc_auc"] == pytest.approx(plain["TRTR"]["roc_auc"])

@@ -80,11 +80,16 @@ def fidelity_score(
 # --------------------------------------------------------------------------- ML utility
 
 
+MAX_ONE_HOT_LEVELS = 1000  # categorical features with more distinct values are left out
+
+
 def features(frames: list[pd.DataFrame], target: str) -> list[pd.DataFrame]:
     """One feature matrix per frame with the same columns: numbers as floats, categories one-hot."""
     cols = [c for c in frames[0].columns if c != target]
     numeric = [c for c in cols if is_numeric(frames[0][c])]
-    categorical = [c for c in cols if c not in numeric]
+    # identifiers and free text (a value per row) teach a model nothing, and one-hot over them
+    # would take rows x values of memory: gigabytes on a table of 20,000 rows
+    categorical = [c for c in cols if c not in numeric and frames[0][c].nunique() <= MAX_ONE_HOT_LEVELS]
     out = []
     for f in frames:
         num = pd.DataFrame({c: as_float(f[c]) for c in numeric}, index=f.index)
@@ -126,6 +131,14 @@ def ml_utility(
     for model_name in models:
         scores = {}
         for label, X, frame in (("TRTR", X_real, real_rows), ("TSTR", X_syn, synth_rows)):
+            if frame.empty and label == "TRTR":
+                raise ValueError(f"The training table has no row with a value for the target {target!r}.")
+            if frame.empty:  # synthetic rows that never carry the target teach nothing: chance level
+                none = {"roc_auc": 0.5, "f1": 0.0} if task == "classification" else {"r2": 0.0}
+                scores[label] = none | {"note": "no synthetic row has a target value"}
+                continue
+            # a column with no value at all carries nothing, and sklearn's histogram binning fails on it
+            X = X.fillna({c: 0.0 for c in X.columns[X.isna().all().to_numpy()]})
             if task == "classification":
                 positive = (
                     True
