@@ -27,15 +27,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from workshop_utils.cli import _parse_param  # noqa: E402
+
 VARIANTS = ["", "measure_declared=True", "measure_declared=True,calibrate_marginals=False", "uniform_bins=True"]
 
 
 def parse(variant: str) -> dict:
-    out = {}
-    for item in filter(None, variant.split(",")):
-        key, value = item.split("=")
-        out[key] = value == "True" if value in ("True", "False") else float(value) if "." in value else int(value)
-    return out
+    """ "a=1,b=True" -> synthesizer keyword arguments, read as `workshop run -p` reads them."""
+    return dict(_parse_param(item) for item in filter(None, variant.split(",")))
 
 
 def main() -> None:

@@ -284,7 +284,10 @@ def test_utility_leaves_out_identifier_like_columns(real):
     """A column with a value per row (an id, free text) is not one-hot encoded: it would take
     rows x values of memory and teaches nothing."""
     holdout = mixed_table(2000, seed=5)
-    ids = lambda f: f.assign(key=[f"K{i:07d}" for i in range(len(f))])  # noqa: E731
+
+    def ids(f: pd.DataFrame) -> pd.DataFrame:
+        return f.assign(key=[f"K{i:07d}" for i in range(len(f))])
+
     with_ids = evaluation.ml_utility(ids(real), ids(real), ids(holdout), "default")["headline"]
     plain = evaluation.ml_utility(real, real, holdout, "default")["headline"]
     assert with_ids["TRTR"]["roc_auc"] == pytest.approx(plain["TRTR"]["roc_auc"])

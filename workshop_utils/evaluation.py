@@ -126,19 +126,19 @@ def ml_utility(
     real_rows = train_real[train_real[target].notna()]
     synth_rows = synth[synth[target].notna()]
     hold = holdout[holdout[target].notna()]
+    if real_rows.empty:
+        raise ValueError(f"The training table has no row with a value for the target {target!r}.")
     X_real, X_syn, X_hold = features([real_rows, synth_rows, hold], target)
+    # a column with no value at all carries nothing, and sklearn's histogram binning fails on it
+    X_real, X_syn = (X.fillna({c: 0.0 for c in X.columns[X.isna().all().to_numpy()]}) for X in (X_real, X_syn))
     results: dict[str, Any] = {"task": task, "target": target, "models": {}}
     for model_name in models:
         scores = {}
         for label, X, frame in (("TRTR", X_real, real_rows), ("TSTR", X_syn, synth_rows)):
-            if frame.empty and label == "TRTR":
-                raise ValueError(f"The training table has no row with a value for the target {target!r}.")
             if frame.empty:  # synthetic rows that never carry the target teach nothing: chance level
                 none = {"roc_auc": 0.5, "f1": 0.0} if task == "classification" else {"r2": 0.0}
                 scores[label] = none | {"note": "no synthetic row has a target value"}
                 continue
-            # a column with no value at all carries nothing, and sklearn's histogram binning fails on it
-            X = X.fillna({c: 0.0 for c in X.columns[X.isna().all().to_numpy()]})
             if task == "classification":
                 positive = (
                     True
