@@ -63,10 +63,13 @@ def plain_synth(table) -> DPTVAESynthesizer:
 # --------------------------------------------------------------------------- DP-SGD core
 
 
-@pytest.mark.parametrize("cond_dim", [0, 3])
-def test_ghost_norms_and_clipped_sum_equal_a_naive_per_example_loop(cond_dim):
+@pytest.mark.parametrize("cond_dim, temperatures", [(0, False), (3, False), (3, True)])
+def test_ghost_norms_and_clipped_sum_equal_a_naive_per_example_loop(cond_dim, temperatures):
     torch.manual_seed(0)
-    model = TVAE(data_dim=12, n_positions=3, hidden=(16, 8), latent=4, cond_dim=cond_dim)
+    groups = [0, 0, 0, 0, -1, 1, 1, 1, -1, 2, 2, -1] if temperatures else None  # the decoder's temperatures too
+    model = TVAE(data_dim=12, n_positions=3, hidden=(16, 8), latent=4, cond_dim=cond_dim, logit_groups=groups)
+    if temperatures:
+        torch.nn.init.normal_(model.decoder.log_temp.weight)
     x = torch.randn(7, 12)
     eps = torch.randn(7, 4)
 
@@ -479,6 +482,28 @@ def test_condition_on_keeps_an_also_predict_target_s_relationships_and_pays_for_
     undeclared.set_role("default", "target", task="classification")
     with pytest.raises(SynthesizerError, match="categories declared"):
         DPTVAESynthesizer(undeclared, condition_on=["grade"], **common).fit(df)
+
+
+def test_a_numeric_condition_reaches_the_decoder_with_its_place_and_every_column_has_a_temperature(tmp_path):
+    """Besides its one-hot, the decoder gets each numeric condition's place in [-1, 1] (0 when null),
+    and one learned temperature per softmax column; both survive save/load."""
+    df = _rate_table(2000)
+    synth = DPTVAESynthesizer(
+        _rate_meta(df), epsilon=None, epochs=1, batch_size=400, condition_on=["rate"], progress=False
+    ).fit(df)
+    (_, d_st, d_ed), (_, r_st, r_ed) = synth._cond_spans()  # the target, then rate
+    width = (d_ed - d_st) + (r_ed - r_st)
+    onehot = torch.zeros(3, width)
+    onehot[:, 0] = 1.0  # default: False
+    for row, slot in enumerate([0, r_ed - r_st - 2, r_ed - r_st - 1]):  # first bin, last bin, null
+        onehot[row, d_ed - d_st + slot] = 1.0
+    cond = synth._cond_input(onehot)
+    assert cond.shape == (3, width + 1)  # one place for rate, none for the boolean target
+    assert cond[:, -1].tolist() == [-1.0, 1.0, 0.0]
+    assert synth.model_.decoder.log_temp.weight.numel() == len(synth.encodings_)
+    loaded = DPTVAESynthesizer.load(synth.save(tmp_path / "m.pt"))
+    torch.testing.assert_close(loaded.model_.decoder.log_temp.weight, synth.model_.decoder.log_temp.weight)
+    assert loaded.sample(50)["rate"].notna().any()
 
 
 def test_declared_bounds_get_quantile_bins_on_a_large_table_and_counted_uniform_bins_on_a_small_one():

@@ -4,7 +4,8 @@ The decoder gets each conditioning column's one-hot through a direct path, which
 learns P(column | condition) far better than the latent code does (the latent code of a DP fit
 carries almost nothing: on the workshop sample, credit score and interest rate correlate at -0.91,
 and at -0.09 in a DP fit conditioned on ``default`` alone; -0.59 once ``interest_rate`` is a
-condition too). sample() must then draw the conditions jointly: from one noisy contingency
+condition too; -0.75 to -0.78 with the decoder's temperatures and the condition's place, see
+``network.Decoder``). sample() must then draw the conditions jointly: from one noisy contingency
 table of the conditioning columns' slots, a Gaussian mechanism of L2 sensitivity 1 (a row adds 1
 to one cell) in the fit's plan. With the target alone, its noisy marginal from the preprocessing
 is the table.

@@ -37,7 +37,13 @@ class Encoder(nn.Module):
 
 class Decoder(nn.Module):
     def __init__(
-        self, latent: int, hidden: tuple[int, ...], data_dim: int, n_positions: int, cond_dim: int = 0
+        self,
+        latent: int,
+        hidden: tuple[int, ...],
+        data_dim: int,
+        n_positions: int,
+        cond_dim: int = 0,
+        logit_groups: list[int] | None = None,
     ) -> None:
         super().__init__()
         layers, d = [], latent + cond_dim
@@ -54,12 +60,29 @@ class Decoder(nn.Module):
         # The learned output scale, as a Linear on a constant 1 so it gets a per-sample gradient.
         self.log_sigma = nn.Linear(1, max(n_positions, 1), bias=False)
         nn.init.constant_(self.log_sigma.weight, math.log(0.1))
+        # One learned log-temperature per softmax column (``logit_groups``: its column per output,
+        # -1 for positions), a Linear on a constant 1 like log_sigma. Why: under DP-SGD noise,
+        # Adam moves each weight a few units in 6,000 steps, while a sharp conditional needs logits
+        # tens of units apart, so P(credit score | interest-rate bin) came out twice as wide as the
+        # real one; one scale per column learns from every row and sharpens all its logits at once.
+        self.log_temp = None
+        if logit_groups is not None:
+            groups = max(logit_groups) + 1
+            self.log_temp = nn.Linear(1, groups, bias=False)
+            nn.init.zeros_(self.log_temp.weight)
+            index = torch.tensor([g if g >= 0 else groups for g in logit_groups])
+            self.register_buffer("temp_index", index)
 
     def forward(self, z: torch.Tensor, cond: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         ones = torch.ones(z.shape[0], 1, device=z.device)
         if cond is None:
-            return self.body(z), self.log_sigma(ones)
-        return self.body(torch.cat([z, cond], 1)) + self.cond_out(cond * self.cond_scale), self.log_sigma(ones)
+            out = self.body(z)
+        else:
+            out = self.body(torch.cat([z, cond], 1)) + self.cond_out(cond * self.cond_scale)
+        if self.log_temp is not None:
+            log_t = torch.cat([self.log_temp(ones), torch.zeros_like(ones)], 1)  # positions: scale 1
+            out = out * torch.exp(log_t[:, self.temp_index])
+        return out, self.log_sigma(ones)
 
 
 class TVAE(nn.Module):
@@ -74,8 +97,9 @@ class TVAE(nn.Module):
         hidden: tuple[int, ...] = (128, 128),
         latent: int = 128,
         cond_dim: int = 0,
+        logit_groups: list[int] | None = None,
     ) -> None:
         super().__init__()
         self.encoder = Encoder(data_dim, hidden, latent)
-        self.decoder = Decoder(latent, hidden, data_dim, n_positions, cond_dim)
+        self.decoder = Decoder(latent, hidden, data_dim, n_positions, cond_dim, logit_groups)
         self.latent = latent

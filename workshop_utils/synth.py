@@ -60,7 +60,7 @@ from .metadata import MetadataError, TableMetadata
 from .network import COND_SCALE, TVAE
 from .progress import progress_bar
 
-FORMAT = "workshop-dptvae/4"
+FORMAT = "workshop-dptvae/5"
 CALIBRATION_ROWS = 20_000
 GUARANTEE = (
     "(epsilon, delta)-DP for adding or removing one row of the table given to fit(): the model, "
@@ -261,13 +261,26 @@ class DPTVAESynthesizer:
         return self
 
     def _new_model(self, data_dim: int) -> TVAE:
+        self._ramps = self._cond_ramps().to(self.device_)
         return TVAE(
             data_dim,
             sum(e.has_position for e in self.encodings_),
             self.hidden,
             self.latent_dim,
-            cond_dim=sum(ed - st for _, st, ed in self._cond_spans()),
+            cond_dim=sum(self._ramps.shape),
+            logit_groups=self._logit_groups(),
         ).to(self.device_)
+
+    def _logit_groups(self) -> list[int]:
+        """Each output's softmax column (its learned temperature, ``network.Decoder``), -1 for positions."""
+        groups, k = [], 0
+        for kind, st, ed in self._layout():
+            if kind == "softmax":
+                groups += [k] * (ed - st)
+                k += 1
+            else:
+                groups += [-1] * (ed - st)
+        return groups
 
     def _plan(self, mechanisms: Mechanisms, n: int, delta: float) -> accounting.PrivacyPlan:
         """The whole budget, planned from public settings before any row is read."""
@@ -298,6 +311,30 @@ class DPTVAESynthesizer:
         """(column, start, end) of each conditioning column's one-hot in the encoded row."""
         spans = self._slot_spans()
         return [(c, *spans[c]) for c in self._cond_columns() if c in spans]
+
+    def _cond_ramps(self) -> torch.Tensor:
+        """(one-hot width, numeric conditions): maps the conditions' one-hots to one value in [-1, 1]
+        per numeric or date condition (its bin's place; 0 when null), appended to the decoder's
+        condition. A fixed function of the bin, so no privacy cost. Why: through the one-hot, each
+        bin's weights learn only from that bin's rows; a weight on the bin's place learns the trend
+        from every row (the sample's interest_rate R² ratio at epsilon 3: 0.88 without it, 0.90-0.91
+        with it, two fits each, with the temperatures of ``network.Decoder``)."""
+        by_name = {e.name: e for e in self.encodings_}
+        blocks = []
+        for c, st, ed in self._cond_spans():
+            enc = by_name[c]
+            if enc.kind in ("numerical", "datetime"):
+                ramp = torch.zeros(ed - st)
+                ramp[: enc.n_bins] = torch.linspace(-1.0, 1.0, enc.n_bins) if enc.n_bins > 1 else 0.0
+                blocks.append(ramp[:, None])  # the null slot (last) stays 0
+            else:
+                blocks.append(torch.zeros(ed - st, 0))
+        return torch.block_diag(*blocks) if blocks else torch.zeros(0, 0)
+
+    def _cond_input(self, onehot: torch.Tensor) -> torch.Tensor:
+        """The decoder's condition: the conditions' one-hots and their ramps (``_cond_ramps``)."""
+        ramps = self._ramps
+        return torch.cat([onehot, onehot @ ramps], 1) if ramps.shape[1] else onehot
 
     def _set_condition_table(self, data: np.ndarray, rng: np.random.Generator) -> None:
         """The joint distribution over the conditioning columns' slots, from which sample() draws the
@@ -441,7 +478,7 @@ class DPTVAESynthesizer:
         mu, logvar = model.encoder(x)
         eps = torch.randn(mu.shape, generator=generator, device=mu.device)
         z = mu + eps * torch.exp(0.5 * logvar)
-        recon, log_sigma = model.decoder(z, None if cond_index is None else x[:, cond_index])
+        recon, log_sigma = model.decoder(z, None if cond_index is None else self._cond_input(x[:, cond_index]))
         sigma = torch.exp(log_sigma)
         rec = torch.zeros(x.shape[0], device=x.device)
         k = 0
@@ -505,8 +542,10 @@ class DPTVAESynthesizer:
                     losses.mean().backward()
                     total, count = total + float(losses.detach().sum()), count + len(idx)
                 optimizer.step()
-                with torch.no_grad():  # data-independent projection of the output scale
+                with torch.no_grad():  # data-independent projections of the output scales
                     self.model_.decoder.log_sigma.weight.clamp_(math.log(0.01), 0.0)
+                    if self.model_.decoder.log_temp is not None:
+                        self.model_.decoder.log_temp.weight.clamp_(-1.0, math.log(20.0))
             self.epoch_seconds_.append(time.perf_counter() - epoch_start)
             self.loss_history_.append(total / max(count, 1))
             # the epsilon curve (for the bar and plot_training) costs a PLD composition per point
@@ -575,7 +614,7 @@ class DPTVAESynthesizer:
             slots = conditioning.draw(table["p"], shape, m, generator, fixed_axes)
             drawn = dict(zip(names, slots))
             cond = torch.cat([nn.functional.one_hot(sl, k).float() for sl, k in zip(slots, shape)], 1)
-            cond = cond.to(self.device_)
+            cond = self._cond_input(cond.to(self.device_))
         recon, log_sigma = model.decoder(z.to(self.device_), cond)
         return recon.cpu(), torch.exp(log_sigma).cpu(), drawn
 
