@@ -497,7 +497,7 @@ def test_a_numeric_condition_reaches_the_decoder_with_its_place_and_every_column
     onehot[:, 0] = 1.0  # default: False
     for row, slot in enumerate([0, r_ed - r_st - 2, r_ed - r_st - 1]):  # first bin, last bin, null
         onehot[row, d_ed - d_st + slot] = 1.0
-    cond = synth._cond_input(onehot)
+    cond = synth.model_.decoder.condition_input(onehot)
     assert cond.shape == (3, width + 1)  # one place for rate, none for the boolean target
     assert cond[:, -1].tolist() == [-1.0, 1.0, 0.0]
     assert synth.model_.decoder.log_temp.weight.numel() == len(synth.encodings_)

@@ -44,8 +44,14 @@ class Decoder(nn.Module):
         n_positions: int,
         cond_dim: int = 0,
         logit_groups: list[int] | None = None,
+        cond_ramps: torch.Tensor | None = None,
     ) -> None:
         super().__init__()
+        # (cond_dim, k): k values appended to the condition, a fixed linear map of its one-hots
+        # (DPTVAESynthesizer._cond_ramps: each numeric condition's place); saved with the model.
+        ramps = cond_ramps if cond_ramps is not None else torch.zeros(cond_dim, 0)
+        self.register_buffer("cond_ramps", ramps.float())
+        cond_dim += ramps.shape[1]
         layers, d = [], latent + cond_dim
         for h in hidden:
             layers += [nn.Linear(d, h), nn.ReLU()]
@@ -73,11 +79,17 @@ class Decoder(nn.Module):
             index = torch.tensor([g if g >= 0 else groups for g in logit_groups])
             self.register_buffer("temp_index", index)
 
+    def condition_input(self, onehot: torch.Tensor) -> torch.Tensor:
+        """The conditions' one-hots, then their ramps (``cond_ramps``)."""
+        return torch.cat([onehot, onehot @ self.cond_ramps], 1) if self.cond_ramps.shape[1] else onehot
+
     def forward(self, z: torch.Tensor, cond: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``cond``: the conditions' one-hots (the decoder appends their ramps itself)."""
         ones = torch.ones(z.shape[0], 1, device=z.device)
         if cond is None:
             out = self.body(z)
         else:
+            cond = self.condition_input(cond)
             out = self.body(torch.cat([z, cond], 1)) + self.cond_out(cond * self.cond_scale)
         if self.log_temp is not None:
             log_t = torch.cat([self.log_temp(ones), torch.zeros_like(ones)], 1)  # positions: scale 1
@@ -98,8 +110,9 @@ class TVAE(nn.Module):
         latent: int = 128,
         cond_dim: int = 0,
         logit_groups: list[int] | None = None,
+        cond_ramps: torch.Tensor | None = None,
     ) -> None:
         super().__init__()
         self.encoder = Encoder(data_dim, hidden, latent)
-        self.decoder = Decoder(latent, hidden, data_dim, n_positions, cond_dim, logit_groups)
+        self.decoder = Decoder(latent, hidden, data_dim, n_positions, cond_dim, logit_groups, cond_ramps)
         self.latent = latent
