@@ -245,7 +245,9 @@ def test_joint_category_selection_keeps_values_a_tenth_the_size_of_the_old_thres
 def test_a_column_that_keeps_nothing_warns_and_a_table_too_small_is_refused(table):
     from workshop_utils.synth import SynthesizerWarning
 
-    rare = table.assign(grade=[f"g{i % 300}" for i in range(len(table))])  # 300 values of 5 rows each
+    # one row per value: partition selection releases such a value with probability at most its slice of
+    # delta (with 5 rows per value, the noise kept one in a CI run, though in none of 80 local fits)
+    rare = table.assign(grade=[f"g{i}" for i in range(len(table))])
     with pytest.warns(SynthesizerWarning, match="kept no category"):
         DPTVAESynthesizer(make_meta(rare), epsilon=1.0, epochs=1, batch_size=200, progress=False).fit(rare)
     small = table.head(60)
