@@ -248,7 +248,8 @@ def test_a_column_that_keeps_nothing_warns_and_a_table_too_small_is_refused(tabl
     # one row per value: partition selection releases such a value with probability at most its slice of
     # delta (with 5 rows per value, the noise kept one in a CI run, though in none of 80 local fits)
     rare = table.assign(grade=[f"g{i}" for i in range(len(table))])
-    with pytest.warns(SynthesizerWarning, match="kept no category"):
+    # the rare fit where the noise keeps a value warns that nearly all rows become 'other' instead
+    with pytest.warns(SynthesizerWarning, match="kept no category|become 'other'"):
         DPTVAESynthesizer(make_meta(rare), epsilon=1.0, epochs=1, batch_size=200, progress=False).fit(rare)
     small = table.head(60)
     with pytest.raises(SynthesizerError, match="no category of .* could survive|larger epsilon"):
