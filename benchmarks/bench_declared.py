@@ -1,7 +1,7 @@
 """What measuring the declared columns does on the workshop sample: the gate's targets, one fit each.
 
 Runs notebooks 00-03 in a fresh WORKSHOP_HOME (the local S3 server), then fits the synthesizer the
-way notebook 04 does (epsilon 3, 200 epochs, conditioned on the spec's also_predict, the cleaning
+way notebook 04 does (epsilon 3, 200 epochs, the spec's also_predict generated last, the cleaning
 job's declared bounds and lists) once per variant, and prints per variant: the utility ratio of each
 gate target (gradient boosting, as notebook 06's gate reads it), fidelity, pairs and the
 credit_score / interest_rate correlation (real holdout vs synthetic).
@@ -68,9 +68,8 @@ def main() -> None:
         synth_module.tree_resolves = (lambda *a, **k: False) if uniform else encoding_fit.tree_resolves
         meta, _ = train_dp_tvae.metadata_for(spec, train, job, catalog.column_types(entries["train"]))
         start = time.perf_counter()
-        synth = synth_module.DPTVAESynthesizer(
-            meta, epsilon=3.0, epochs=args.epochs, condition_on=list(spec.also_predict), progress=False, **kwargs
-        )
+        kwargs.setdefault("also_predict", list(spec.also_predict))  # as notebook 04 does
+        synth = synth_module.DPTVAESynthesizer(meta, epsilon=3.0, epochs=args.epochs, progress=False, **kwargs)
         synth.fit(train)
         synthetic = synth.sample(len(train))
         cols = meta.modeled

@@ -63,20 +63,34 @@ def plain_synth(table) -> DPTVAESynthesizer:
 # --------------------------------------------------------------------------- DP-SGD core
 
 
-@pytest.mark.parametrize("cond_dim, temperatures", [(0, False), (3, False), (3, True)])
-def test_ghost_norms_and_clipped_sum_equal_a_naive_per_example_loop(cond_dim, temperatures):
+@pytest.mark.parametrize(
+    "cond_dim, temperatures, chained", [(0, False, False), (3, False, False), (3, True, False), (3, True, True)]
+)
+def test_ghost_norms_and_clipped_sum_equal_a_naive_per_example_loop(cond_dim, temperatures, chained):
     torch.manual_seed(0)
     groups = [0, 0, 0, 0, -1, 1, 1, 1, -1, 2, 2, -1] if temperatures else None  # the decoder's temperatures too
-    model = TVAE(data_dim=12, n_positions=3, hidden=(16, 8), latent=4, cond_dim=cond_dim, logit_groups=groups)
+    chain = {}
+    if chained:  # the autoregressive path, its places and the bands on numeric bins
+        places = torch.zeros(12, 2)
+        places[:4, 0], places[4, 0] = torch.linspace(-1, 1, 4), 0.3
+        places[9:11, 1], places[11, 1] = torch.tensor([-1.0, 1.0]), 0.5
+        centres = torch.zeros(12)
+        centres[:4], centres[9:11] = torch.linspace(-1, 1, 4), torch.tensor([-1.0, 1.0])
+        chain = dict(column_spans=[(0, 5), (5, 9), (9, 12)], chain_places=places, band_centres=centres)
+    model = TVAE(data_dim=12, n_positions=3, hidden=(16, 8), latent=4, cond_dim=cond_dim, logit_groups=groups, **chain)
     if temperatures:
         torch.nn.init.normal_(model.decoder.log_temp.weight)
+    for layer in model.decoder.chain:  # zero at the start: give them values to test
+        torch.nn.init.normal_(layer.weight)
+    if chained:
+        torch.nn.init.normal_(model.decoder.log_band.weight)
     x = torch.randn(7, 12)
     eps = torch.randn(7, 4)
 
     def losses(batch, noise):
         mu, logvar = model.encoder(batch)
         cond = batch[:, :cond_dim].softmax(1) if cond_dim else None  # the conditioned decoder too
-        recon, log_sigma = model.decoder(mu + noise * torch.exp(0.5 * logvar), cond)
+        recon, log_sigma = model.decoder(mu + noise * torch.exp(0.5 * logvar), cond, batch if chained else None)
         return ((recon - batch) ** 2).sum(1) * torch.exp(log_sigma).sum(1) + (mu**2).sum(1)
 
     clipper = GhostClipper(model)
@@ -462,18 +476,24 @@ def test_a_regression_target_with_declared_bounds_samples_its_measured_distribut
     assert abs(out["rate"].median() - df["rate"].median()) < 1.5
 
 
-def test_condition_on_keeps_an_also_predict_target_s_relationships_and_pays_for_its_table():
-    """DP-SGD barely trains the latent code, so a column the decoder is not conditioned on keeps its
-    marginal but little of its dependence on the rest; conditioning on it keeps the dependence, and the
-    joint table the conditions are drawn from is one more step of the plan."""
+def test_the_autoregressive_path_keeps_the_dependence_between_columns_and_condition_on_pays_for_its_table():
+    """DP-SGD barely trains the latent code: without the autoregressive path a column keeps its
+    marginal but little of its dependence on the other columns; with it (the default) each column is
+    drawn given the ones before it and keeps it. condition_on draws its columns from one joint table,
+    one more step of the plan."""
     df = _rate_table(8000)
     meta = _rate_meta(df)
-    common = dict(epsilon=3.0, epochs=60, batch_size=400, progress=False)
-    plain = DPTVAESynthesizer(meta, **common).fit(df).sample(4000)
+    common = dict(epsilon=3.0, epochs=30, batch_size=400, progress=False)
+    real = df["score"].corr(df["rate"])  # about -0.9
+    corr = {}
+    for chained in (False, True):
+        out = DPTVAESynthesizer(meta, autoregressive=chained, **common).fit(df).sample(4000)
+        corr[chained] = out["score"].corr(out["rate"])
+    assert abs(corr[True] - real) < 0.25 and abs(corr[False] - real) > 0.6, (real, corr)
     cond = DPTVAESynthesizer(meta, condition_on=["rate"], **common).fit(df)
+    assert [e.name for e in cond.encodings_][0] == "rate"  # a condition is drawn first
     out = cond.sample(4000)
-    real = df["score"].corr(df["rate"])
-    assert abs(out["score"].corr(out["rate"]) - real) < abs(plain["score"].corr(plain["rate"]) - real) - 0.2
+    assert abs(out["score"].corr(out["rate"]) - real) < abs(corr[False] - real) - 0.3
     ledger = cond.privacy_ledger()
     assert "condition table" in set(ledger["step"])
     assert dp.ledger_totals(cond.ledger_.to_records())[0] == pytest.approx(3.0, rel=0.01)
@@ -487,12 +507,38 @@ def test_condition_on_keeps_an_also_predict_target_s_relationships_and_pays_for_
         DPTVAESynthesizer(undeclared, condition_on=["grade"], **common).fit(df)
 
 
+def test_declared_targets_are_generated_last_and_weighted(tmp_path):
+    """The target and also_predict come last in the order the columns are generated, so each is drawn
+    given every other column, and their loss weighs target_weight; the order survives save/load."""
+    df = _rate_table(2000)
+    meta = _rate_meta(df)
+    synth = DPTVAESynthesizer(
+        meta, epsilon=None, epochs=1, batch_size=400, also_predict=["score"], target_weight=3.0, progress=False
+    ).fit(df)
+    assert [e.name for e in synth.encodings_] == ["rate", "grade", "score", "default"]
+    weights = dict(zip([e.name for e in synth.encodings_ for _ in range(1 + e.has_position)], synth._span_weights()))
+    assert weights == {"rate": 1.0, "grade": 1.0, "score": 3.0, "default": 3.0}
+    out = synth.sample(100)
+    assert list(out.columns) == list(df.columns)  # the table's own order
+    loaded = DPTVAESynthesizer.load(synth.save(tmp_path / "m.pt"))
+    assert [e.name for e in loaded.encodings_] == [e.name for e in synth.encodings_]
+    assert loaded.sample(100).equals(DPTVAESynthesizer.load(tmp_path / "m.pt").sample(100))
+    with pytest.raises(SynthesizerError, match="also_predict: 'nope' is not a modeled column"):
+        DPTVAESynthesizer(meta, also_predict=["nope"], epochs=1, batch_size=400, progress=False).fit(df)
+
+
 def test_a_numeric_condition_reaches_the_decoder_with_its_place_and_every_column_has_a_temperature(tmp_path):
     """Besides its one-hot, the decoder gets each numeric condition's place in [-1, 1] (0 when null),
     and one learned temperature per softmax column; both survive save/load."""
     df = _rate_table(2000)
     synth = DPTVAESynthesizer(
-        _rate_meta(df), epsilon=None, epochs=1, batch_size=400, condition_on=["rate"], progress=False
+        _rate_meta(df),
+        epsilon=None,
+        epochs=1,
+        batch_size=400,
+        condition_on_target=True,
+        condition_on=["rate"],
+        progress=False,
     ).fit(df)
     (_, d_st, d_ed), (_, r_st, r_ed) = synth._cond_spans()  # the target, then rate
     width = (d_ed - d_st) + (r_ed - r_st)

@@ -7,9 +7,10 @@ clipping their pull on the column's logits is tens of times weaker, and the mode
 majority (bank's ``pdays``: 82% at -1 became 100% in most DP fits; without noise, clipping alone
 turns an 80% atom into 96%). The measured marginals are already DP, and the decoder's logits are
 a DP model's output, so fitting one offset per slot to match them is post-processing: no privacy
-cost. Given z, the decoder samples each column independently, so the offsets solve one
-marginal each (iterative proportional fitting over a fixed draw of z), and the dependence the
-model learned (how logits move with z) is kept.
+cost. The sampler draws the columns in order, each given the ones before it, so the offsets are
+fitted in that order, one marginal each (iterative proportional fitting over the logits of one
+draw of rows), and each later column reads values drawn from the calibrated ones; the dependence
+the model learned (how logits move with z and with the earlier columns) is kept.
 """
 
 from __future__ import annotations

@@ -14,9 +14,12 @@ whole fit (``accounting``), composed by one accountant (PLD, Google's ``dp-accou
 * **Encoding** of each value (``encoding``): a bin and a position inside it.
 * **Training** (``network``, ``dpsgd``): DP-SGD with Poisson sampling, per-sample clipping
   (ghost norms) and Gaussian noise, its noise multiplier calibrated so that everything above
-  composes to the requested epsilon.
+  composes to the requested epsilon. The decoder generates the columns one at a time
+  (``autoregressive``, ``network.Decoder``), each given the ones before it, the declared targets
+  last; their loss weighs ``target_weight`` times a column's.
 * **Marginal calibration** (``calibration``): after training, per-slot logit offsets make each
-  column's sampled marginal the measured one (post-processing: no privacy cost).
+  column's sampled marginal the measured one, column by column in the order they are generated
+  (post-processing: no privacy cost).
 * Null rates are learned by the model (every column has a null slot), so they are covered
   by DP-SGD. Whether a column *may* be null, whether it is integer, and the output dtypes
   come from the declared metadata, never from the values (one null more must not change
@@ -60,7 +63,7 @@ from .metadata import MetadataError, TableMetadata
 from .network import COND_SCALE, TVAE
 from .progress import progress_bar
 
-FORMAT = "workshop-dptvae/5"
+FORMAT = "workshop-dptvae/6"
 CALIBRATION_ROWS = 20_000
 GUARANTEE = (
     "(epsilon, delta)-DP for adding or removing one row of the table given to fit(): the model, "
@@ -76,6 +79,17 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, pd.Timestamp):
         return value.isoformat()
     raise TypeError(f"cannot store {type(value).__name__} in a saved model")
+
+
+def _bin_places(enc: ColumnEncoding) -> torch.Tensor | None:
+    """A numeric or date column's bins' places in [-1, 1] over its one-hot (the null slot: 0); None
+    for other columns. A fixed function of the bins."""
+    if enc.kind not in ("numerical", "datetime"):
+        return None
+    places = torch.zeros(enc.slots)
+    if enc.n_bins > 1:
+        places[: enc.n_bins] = torch.linspace(-1.0, 1.0, enc.n_bins)
+    return places
 
 
 class DPTVAESynthesizer:
@@ -98,12 +112,14 @@ class DPTVAESynthesizer:
         hidden: tuple[int, ...] = (128, 128),
         latent_dim: int = 128,
         loss_factor: float = 0.5,
-        target_weight: float = 1.0,
-        condition_on_target: bool = True,
+        target_weight: float = 3.0,
+        condition_on_target: bool = False,
         condition_on: list[str] | tuple[str, ...] = (),
+        also_predict: list[str] | tuple[str, ...] = (),
         calibrate_marginals: bool = True,
         within_bin: str = "learned",
         measure_declared: bool = False,
+        autoregressive: bool = True,
         device: str = "auto",
         seed: int = 0,
         progress: bool = True,
@@ -141,11 +157,15 @@ class DPTVAESynthesizer:
         if isinstance(condition_on, str) or len(set(condition_on)) != len(condition_on):
             raise SynthesizerError(f"condition_on must be a list of distinct column names, got {condition_on!r}.")
         self.condition_on = list(condition_on)
+        if isinstance(also_predict, str) or len(set(also_predict)) != len(also_predict):
+            raise SynthesizerError(f"also_predict must be a list of distinct column names, got {also_predict!r}.")
+        self.also_predict = list(also_predict)
         self.calibrate_marginals = bool(calibrate_marginals)
         if within_bin not in ("learned", "uniform"):
             raise SynthesizerError(f"within_bin must be 'learned' or 'uniform', got {within_bin!r}.")
         self.within_bin = within_bin
         self.measure_declared = bool(measure_declared)
+        self.autoregressive = bool(autoregressive)
         self.device = device
         self.seed = seed
         self.progress = progress
@@ -168,9 +188,11 @@ class DPTVAESynthesizer:
             "target_weight": self.target_weight,
             "condition_on_target": self.condition_on_target,
             "condition_on": list(self.condition_on),
+            "also_predict": list(self.also_predict),
             "calibrate_marginals": self.calibrate_marginals,
             "within_bin": self.within_bin,
             "measure_declared": self.measure_declared,
+            "autoregressive": self.autoregressive,
             "device": self.device,
             "seed": self.seed,
             "progress": self.progress,
@@ -242,9 +264,10 @@ class DPTVAESynthesizer:
         self.columns_ = list(df.columns)
         self.dtypes_ = {c: output_dtype(self.metadata.columns[c], str(df[c].dtype)) for c in df.columns}
         self._ledger_preamble(n)
-        self.encodings_, self.marginals_ = fit_encodings(
+        encodings, self.marginals_ = fit_encodings(
             df, self.metadata, self.dtypes_, self.plan_, mechanisms, rng, self.ledger_
         )
+        self.encodings_ = self._order(encodings)
         data = self._encode(df)
         self._set_condition_table(data, rng)
         self.model_ = self._new_model(data.shape[1])
@@ -270,7 +293,65 @@ class DPTVAESynthesizer:
             cond_dim=ramps.shape[0],
             logit_groups=self._logit_groups(),
             cond_ramps=ramps,
+            column_spans=self._column_spans() if self.autoregressive else None,
+            chain_places=self._chain_places() if self.autoregressive else None,
+            band_centres=self._band_centres() if self.autoregressive else None,
         ).to(self.device_)
+
+    def _chain_places(self) -> torch.Tensor:
+        """(row width, numeric columns): each numeric or date column's place in [-1, 1], its bin's place
+        plus its position inside the bin (0 when null), as a linear map of the encoded row; the
+        autoregressive path reads it (``network.Decoder``). A fixed function of the bins: no privacy cost."""
+        blocks = []
+        for enc, (st, ed) in zip(self.encodings_, self._column_spans()):
+            places = _bin_places(enc)
+            block = torch.zeros(ed - st, 0 if places is None else 1)
+            if places is not None:
+                block[: enc.slots, 0] = places
+                if enc.has_position and enc.n_bins > 1:
+                    block[-1, 0] = 1.0 / (enc.n_bins - 1)  # half a bin's width: the position is in [-1, 1]
+            blocks.append(block)
+        return torch.block_diag(*blocks)
+
+    def _band_centres(self) -> torch.Tensor:
+        """Each numeric or date bin's place in the encoded row, 0 elsewhere (``network.Decoder``'s bands)."""
+        centres = []
+        for enc, (st, ed) in zip(self.encodings_, self._column_spans()):
+            block = torch.zeros(ed - st)
+            places = _bin_places(enc)
+            if places is not None:
+                block[: enc.slots] = places
+            centres.append(block)
+        return torch.cat(centres)
+
+    def _order(self, encodings: list[ColumnEncoding]) -> list[ColumnEncoding]:
+        """The columns in the order the autoregressive path generates them: the conditions first (they
+        are drawn from the condition table), the declared targets last (``also_predict``, then the
+        target), so each target is drawn given every other column, which is what a model trained on
+        the synthetic rows learns from them. A public choice."""
+        if not self.autoregressive:
+            return encodings
+        conditions = self._cond_columns()
+        rank = {c: 2 for c in self._predicted()} | {c: 0 for c in conditions}
+        if self.metadata.target and self.metadata.target not in conditions:
+            rank[self.metadata.target] = 3
+        return sorted(encodings, key=lambda e: rank.get(e.name, 1))
+
+    def _predicted(self) -> list[str]:
+        """The declared targets that are generated, not drawn as conditions: their loss weighs
+        ``target_weight``."""
+        conditions = self._cond_columns()
+        target = [self.metadata.target] if self.metadata.target else []
+        return [c for c in [*self.also_predict, *target] if c not in conditions]
+
+    def _column_spans(self) -> list[tuple[int, int]]:
+        """(start, end) of each column's outputs in the encoded row: its slots, then its position."""
+        spans, start = [], 0
+        for enc in self.encodings_:
+            end = start + enc.slots + enc.has_position
+            spans.append((start, end))
+            start = end
+        return spans
 
     def _logit_groups(self) -> list[int]:
         """Each output's softmax column (its learned temperature, ``network.Decoder``), -1 for positions."""
@@ -323,13 +404,8 @@ class DPTVAESynthesizer:
         by_name = {e.name: e for e in self.encodings_}
         blocks = []
         for c, st, ed in self._cond_spans():
-            enc = by_name[c]
-            if enc.kind in ("numerical", "datetime"):
-                ramp = torch.zeros(ed - st)
-                ramp[: enc.n_bins] = torch.linspace(-1.0, 1.0, enc.n_bins) if enc.n_bins > 1 else 0.0
-                blocks.append(ramp[:, None])  # the null slot (last) stays 0
-            else:
-                blocks.append(torch.zeros(ed - st, 0))
+            places = _bin_places(by_name[c])
+            blocks.append(torch.zeros(ed - st, 0) if places is None else places[:, None])
         return torch.block_diag(*blocks) if blocks else torch.zeros(0, 0)
 
     def _set_condition_table(self, data: np.ndarray, rng: np.random.Generator) -> None:
@@ -386,7 +462,9 @@ class DPTVAESynthesizer:
                 if marginal is None:
                     continue
                 p = torch.tensor(marginal, dtype=torch.float32).clamp_min(1e-4)
-                bias[st:ed] = torch.log(p / p.sum()).to(bias.device)
+                # + c^2 undoes the bands' start, -c^2 (network.Decoder), so sampling starts at the marginal
+                band = self.model_.decoder.band_centres[st:ed] ** 2
+                bias[st:ed] = torch.log(p / p.sum()).to(bias.device) + band
 
     def _check_input(self, df: pd.DataFrame) -> None:
         if not isinstance(df, pd.DataFrame) or df.empty:
@@ -394,12 +472,13 @@ class DPTVAESynthesizer:
         target = self.metadata.target
         if target is not None and target not in df.columns:
             raise SynthesizerError(f"Target column {target!r} is not in the table; columns are {list(df.columns)}.")
-        for col in self.condition_on:
-            if col not in self.metadata.modeled or col == target:
-                raise SynthesizerError(
-                    f"condition_on: {col!r} is not a modeled column other than the target; "
-                    f"modeled: {[c for c in self.metadata.modeled if c != target]}."
-                )
+        for name, cols in (("condition_on", self.condition_on), ("also_predict", self.also_predict)):
+            for col in cols:
+                if col not in self.metadata.modeled or col == target:
+                    raise SynthesizerError(
+                        f"{name}: {col!r} is not a modeled column other than the target; "
+                        f"modeled: {[c for c in self.metadata.modeled if c != target]}."
+                    )
         try:
             self.metadata.validate(df)
         except MetadataError as exc:
@@ -454,11 +533,12 @@ class DPTVAESynthesizer:
         return spans
 
     def _span_weights(self) -> list[float]:
-        """Loss weight per layout span: ``target_weight`` for the target's spans, 1 elsewhere.
-        A fixed hyperparameter: it steers capacity to the target at no privacy cost."""
-        weights = []
+        """Loss weight per layout span: ``target_weight`` for the declared targets' spans (the target
+        and ``also_predict``), 1 elsewhere. A fixed hyperparameter: it steers capacity to them at no
+        privacy cost."""
+        weights, predicted = [], set(self._predicted())
         for enc in self.encodings_:
-            w = self.target_weight if enc.name == self.metadata.target else 1.0
+            w = self.target_weight if enc.name in predicted else 1.0
             weights += [w] * (2 if enc.has_position else 1)
         return weights
 
@@ -474,7 +554,7 @@ class DPTVAESynthesizer:
         mu, logvar = model.encoder(x)
         eps = torch.randn(mu.shape, generator=generator, device=mu.device)
         z = mu + eps * torch.exp(0.5 * logvar)
-        recon, log_sigma = model.decoder(z, None if cond_index is None else x[:, cond_index])
+        recon, log_sigma = model.decoder(z, None if cond_index is None else x[:, cond_index], x)
         sigma = torch.exp(log_sigma)
         rec = torch.zeros(x.shape[0], device=x.device)
         k = 0
@@ -600,12 +680,16 @@ class DPTVAESynthesizer:
 
     # -- sample ----------------------------------------------------------------------------------
 
-    def _decoder_output(
-        self, m: int, generator: torch.Generator, fixed: dict[str, int] | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
-        """Decoder output for ``m`` draws of z: (logits and positions, position scales, the slot of each
-        conditioning column per row). The conditions are drawn from the condition table, restricted
-        to the slots in ``fixed`` ({column: slot}) if given."""
+    def _draw(
+        self, m: int, generator: torch.Generator, fixed: dict[str, int] | None = None, fit_offsets: bool = False
+    ) -> tuple[dict[str, tuple[np.ndarray, np.ndarray | None]], dict[str, list[float]]]:
+        """``m`` rows, one column at a time (each column's outputs read the values drawn before it,
+        ``network.Decoder.column``): {column: (slot, position)}, and the calibration offsets used.
+
+        The conditions are drawn from the condition table, restricted to the slots in ``fixed``
+        ({column: slot}) if given. Each column's logits are shifted by its calibration offset;
+        ``fit_offsets`` fits those offsets here instead (``_calibrate``), column by column, so each
+        later column reads values drawn from the calibrated ones."""
         model = self.model_
         z = torch.randn(m, model.latent, generator=generator)
         cond, drawn = None, {}
@@ -617,8 +701,47 @@ class DPTVAESynthesizer:
             drawn = dict(zip(names, slots))
             cond = torch.cat([nn.functional.one_hot(sl, k).float() for sl, k in zip(slots, shape)], 1)
             cond = cond.to(self.device_)
-        recon, log_sigma = model.decoder(z.to(self.device_), cond)
-        return recon.cpu(), torch.exp(log_sigma).cpu(), drawn
+        decoder = model.decoder
+        base = decoder.base(z.to(self.device_), cond)
+        sigma = torch.exp(base.log_sigma).cpu()
+        spans = self._column_spans()
+        x = torch.zeros(m, spans[-1][1], device=self.device_)
+        offsets = {} if fit_offsets else self.logit_offsets_
+        out, k = {}, 0
+        for j, (enc, (st, ed)) in enumerate(zip(self.encodings_, spans)):
+            if decoder.chain:
+                recon = decoder.column(j, base, x).cpu()
+            else:  # no autoregressive path: the columns' outputs do not depend on each other
+                recon = (base.out[:, st:ed] * base.scale[:, st:ed]).cpu()
+            logits = recon[:, : enc.slots].double()
+            marginal = self.marginals_.get(enc.name)
+            if fit_offsets and self.calibrate_marginals and marginal is not None and enc.name not in drawn:
+                # conditions come from the condition table, not from these logits
+                mask = None
+                if not enc.nullable:  # declared: no nulls
+                    mask = torch.zeros(enc.slots, dtype=torch.bool)
+                    mask[-1] = True
+                offsets[enc.name] = marginal_offsets(logits, torch.tensor(marginal), mask).tolist()
+            if enc.name in offsets:
+                logits += torch.tensor(offsets[enc.name], dtype=torch.float64)
+            if not enc.nullable:  # declared: no nulls
+                logits[:, -1] = -math.inf
+            if enc.name in drawn:
+                idx = drawn[enc.name]
+            else:
+                idx = torch.multinomial(torch.softmax(logits, 1).float(), 1, generator=generator).squeeze(1)
+            x[torch.arange(m), st + idx.to(self.device_)] = 1.0
+            pos = None
+            if enc.has_position:
+                if self.within_bin == "uniform":  # the bin from the model, the value uniform inside it
+                    pos = torch.rand(m, generator=generator) * 2 - 1
+                else:
+                    noise = torch.randn(m, generator=generator) * sigma[:, k]
+                    pos = torch.clamp(torch.tanh(recon[:, enc.slots]) + noise, -1, 1)
+                x[:, st + enc.slots] = pos.to(self.device_)
+                k += 1
+            out[enc.name] = (idx.numpy(), None if pos is None else pos.numpy())
+        return out, offsets
 
     def _calibrate(self) -> dict[str, list[float]]:
         """Per-column logit offsets that make the sampler's marginals the measured ones (see
@@ -627,53 +750,18 @@ class DPTVAESynthesizer:
             return {}
         self.model_.eval()
         with torch.no_grad():
-            recon, _, drawn = self._decoder_output(CALIBRATION_ROWS, torch.Generator().manual_seed(self.seed + 2))
+            _, offsets = self._draw(CALIBRATION_ROWS, torch.Generator().manual_seed(self.seed + 2), fit_offsets=True)
         self.model_.train()
-        offsets = {}
-        spans = self._slot_spans()
-        for enc in self.encodings_:
-            st, ed = spans[enc.name]
-            marginal = self.marginals_.get(enc.name)
-            if marginal is None or enc.name in drawn:  # conditions come from the condition table
-                continue
-            mask = None
-            if not enc.nullable:  # declared: no nulls
-                mask = torch.zeros(ed - st, dtype=torch.bool)
-                mask[-1] = True
-            offsets[enc.name] = marginal_offsets(recon[:, st:ed], torch.tensor(marginal), mask).tolist()
         return offsets
 
     def _generate(self, n: int, generator: torch.Generator, fixed: dict[str, int] | None = None) -> pd.DataFrame:
-        """``n`` rows (see ``_decoder_output``), each column's logits shifted by its calibration offsets."""
+        """``n`` rows (see ``_draw``), decoded to values."""
         self.model_.eval()
         parts = []
         with torch.no_grad():
             for start in range(0, n, 20_000):
-                m = min(20_000, n - start)
-                recon, sigma, drawn = self._decoder_output(m, generator, fixed)
-                cols, k, spans = {}, 0, iter(self._layout())
-                for enc in self.encodings_:
-                    _, st, ed = next(spans)
-                    logits = recon[:, st:ed].clone()
-                    if enc.name in self.logit_offsets_:
-                        logits += torch.tensor(self.logit_offsets_[enc.name])
-                    if not enc.nullable:  # declared: no nulls
-                        logits[:, -1] = -math.inf
-                    if enc.name in drawn:
-                        idx = drawn[enc.name].numpy()
-                    else:
-                        idx = torch.multinomial(torch.softmax(logits, 1), 1, generator=generator).squeeze(1).numpy()
-                    pos = None
-                    if enc.has_position:
-                        _, st, _ = next(spans)
-                        if self.within_bin == "uniform":  # the bin from the model, the value uniform inside it
-                            pos = (torch.rand(m, generator=generator) * 2 - 1).numpy()
-                        else:
-                            noise = torch.randn(m, generator=generator) * sigma[:, k]
-                            pos = torch.clamp(torch.tanh(recon[:, st]) + noise, -1, 1).numpy()
-                        k += 1
-                    cols[enc.name] = enc.decode(idx, pos)
-                parts.append(pd.DataFrame(cols))
+                drawn, _ = self._draw(min(20_000, n - start), generator, fixed)
+                parts.append(pd.DataFrame({enc.name: enc.decode(*drawn[enc.name]) for enc in self.encodings_}))
         self.model_.train()
         return pd.concat(parts, ignore_index=True)
 
