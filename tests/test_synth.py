@@ -173,7 +173,8 @@ def test_ledger_matches_the_accountant_and_the_request(dp_synth, table):
     )
     assert composed["epsilon"] <= rdp.get_epsilon(plan.delta_accounted) + 1e-6
     by_col = ledger.set_index(["step", "column"])
-    # declared bounds, used as declared (the default): uniform bins, nothing paid, nothing read
+    # declared bounds are public (nothing paid for them); on this small table the column's bins are
+    # uniform inside them and their counts are paid for with the category counts (measure_declared)
     assert by_col.loc[("bounds", "age"), "mechanism"] == "declared public"
     assert by_col.loc[("bounds", "age"), "epsilon"] == 0 and "age" not in by_col.loc["numeric quantiles"].index[0]
     for col in ("income", "opened"):  # undeclared bounds come from the paid quantile tree
@@ -182,7 +183,8 @@ def test_ledger_matches_the_accountant_and_the_request(dp_synth, table):
             and "clipped" in by_col.loc[("bins", col), "detail"]
         )
     cats = ledger[ledger["step"] == "category domains"].iloc[0]
-    assert cats["column"] == "grade, default" and cats["delta"] > 0  # the target's counts in the same mechanism
+    # the target's counts, the declared list's and the declared bounds' bins in the same mechanism
+    assert cats["column"] == "grade, owner, default, age" and cats["delta"] > 0
     assert {"client_id", "notes"}.isdisjoint(set(ledger["column"]))  # not modeled, never read
 
 
@@ -557,7 +559,7 @@ def test_a_numeric_condition_reaches_the_decoder_with_its_place_and_every_column
 
 
 def test_declared_bounds_get_quantile_bins_on_a_large_table_and_counted_uniform_bins_on_a_small_one():
-    """measure_declared=True: a declared range is kept whole (nothing inside it clipped), and its
+    """measure_declared (the default): a declared range is kept whole (nothing inside it clipped), and its
     column's marginal is measured, so the calibration can hold the sampler to it: on many rows,
     bins at DP quantiles inside the bounds; on few, uniform bins whose counts join the count
     mechanism, as do the declared categories'."""
@@ -587,5 +589,8 @@ def test_declared_bounds_get_quantile_bins_on_a_large_table_and_counted_uniform_
     idx, _ = enc.encode(small["amount"])
     real = np.bincount(idx, minlength=enc.slots) / len(small)
     assert np.abs(np.asarray(synth.marginals_["amount"]) - real).max() < 0.03  # its bins' counts, measured
-    default = DPTVAESynthesizer(meta, batch_size=200, epsilon=3.0, epochs=1, progress=False).fit(small)
-    assert default.marginals_["amount"] is None and default.marginals_["segment"] is None  # used as declared
+    common["measure_declared"] = False  # the option: used as declared, nothing read
+    unmeasured = DPTVAESynthesizer(meta, batch_size=200, **common).fit(small)
+    assert unmeasured.marginals_["amount"] is None and unmeasured.marginals_["segment"] is None
+    paid = unmeasured.privacy_ledger().query("step == 'category domains'")["column"]
+    assert not paid.str.contains("segment|amount").any()  # neither column's values counted

@@ -118,7 +118,7 @@ class DPTVAESynthesizer:
         also_predict: list[str] | tuple[str, ...] = (),
         calibrate_marginals: bool = True,
         within_bin: str = "learned",
-        measure_declared: bool = False,
+        measure_declared: bool = True,
         autoregressive: bool = True,
         device: str = "auto",
         seed: int = 0,
