@@ -236,10 +236,14 @@ def table_page(name: str, results: list[dict], header: str, epsilons: list[float
     ]
     for r in results:
         settings = r.get("settings") or {}
-        note = r.get("error") or (
-            f"rounds {settings['rounds']}, max_model_size {settings['max_model_size']:g} MB"
-            if "rounds" in settings
-            else ""
+        note = (
+            r.get("error")
+            or r.get("note")
+            or (
+                f"rounds {settings['rounds']}, max_model_size {settings['max_model_size']:g} MB"
+                if "rounds" in settings
+                else ""
+            )
         )
         lines.append(
             f"| {LABELS[r['name']]} | {eps_label(r['epsilon'])} | {fmt(r.get('claimed_epsilon'), '.3g')} "

@@ -64,7 +64,7 @@ def fit_ours(train: pd.DataFrame, args: argparse.Namespace, meta: dict):
         TableMetadata.from_dict(meta), epsilon=args.epsilon, delta=args.delta, progress=False, **kwargs
     )
     synth.fit(train)
-    return synth.sample, synth.epsilon_spent, {"epochs": synth.epochs}
+    return synth.sample, synth.epsilon_spent, {"epochs": synth.epochs, "declared_measured": synth.declared_measured_}
 
 
 def fit_sdv(train: pd.DataFrame, args: argparse.Namespace, meta: dict):

@@ -173,8 +173,8 @@ def test_ledger_matches_the_accountant_and_the_request(dp_synth, table):
     )
     assert composed["epsilon"] <= rdp.get_epsilon(plan.delta_accounted) + 1e-6
     by_col = ledger.set_index(["step", "column"])
-    # declared bounds are public (nothing paid for them); on this small table the column's bins are
-    # uniform inside them and their counts are paid for with the category counts (measure_declared)
+    # declared bounds, used as declared: on this table at epsilon 1 their counts would be noise
+    # (measure_declared 'auto'), so uniform bins, nothing paid, nothing read
     assert by_col.loc[("bounds", "age"), "mechanism"] == "declared public"
     assert by_col.loc[("bounds", "age"), "epsilon"] == 0 and "age" not in by_col.loc["numeric quantiles"].index[0]
     for col in ("income", "opened"):  # undeclared bounds come from the paid quantile tree
@@ -183,8 +183,8 @@ def test_ledger_matches_the_accountant_and_the_request(dp_synth, table):
             and "clipped" in by_col.loc[("bins", col), "detail"]
         )
     cats = ledger[ledger["step"] == "category domains"].iloc[0]
-    # the target's counts, the declared list's and the declared bounds' bins in the same mechanism
-    assert cats["column"] == "grade, owner, default, age" and cats["delta"] > 0
+    assert cats["column"] == "grade, default" and cats["delta"] > 0  # the target's counts in the same mechanism
+    assert not dp_synth.declared_measured_
     assert {"client_id", "notes"}.isdisjoint(set(ledger["column"]))  # not modeled, never read
 
 
@@ -558,8 +558,44 @@ def test_a_numeric_condition_reaches_the_decoder_with_its_place_and_every_column
     assert loaded.sample(50)["rate"].notna().any()
 
 
+def test_declared_columns_are_measured_only_where_their_counts_are_more_than_noise():
+    """measure_declared='auto' (the default) decides from public settings alone: on 4,000 rows at
+    epsilon 3 the declared columns' counts are paid for; on 300 rows at epsilon 0.25 they would be noise
+    and would starve the one category list selected from the data (the fit was refused), so the
+    declared columns are used as declared; True measures them anyway, and a bad value is refused."""
+    rng = np.random.default_rng(3)
+
+    def table(n: int) -> tuple[pd.DataFrame, TableMetadata]:
+        df = pd.DataFrame(
+            {
+                "age": rng.integers(20, 70, n),
+                "income": rng.lognormal(10, 0.4, n).round(0),
+                "segment": rng.choice(["a", "b", "c"], n, p=[0.5, 0.3, 0.2]),
+                "churn": rng.choice(["yes", "no"], n),
+            }
+        )
+        meta = TableMetadata.detect(df).set_role("churn", "target", task="classification")
+        return df, meta.set_bounds("age", 18, 110).set_bounds("income", 0, 1e6)
+
+    def counted(synth: DPTVAESynthesizer) -> str:
+        return synth.privacy_ledger().query("step == 'category domains'")["column"].iloc[0]
+
+    big, meta = table(4000)
+    synth = DPTVAESynthesizer(meta, epsilon=3.0, epochs=1, batch_size=500, progress=False).fit(big)
+    assert synth.declared_measured_ and "age" in counted(synth) and synth.marginals_["age"] is not None
+    small, meta = table(300)
+    tiny = dict(epsilon=0.25, epochs=1, batch_size=100, progress=False)
+    synth = DPTVAESynthesizer(meta, **tiny).fit(small)
+    assert not synth.declared_measured_ and synth.marginals_["age"] is None
+    assert "age" not in counted(synth) and synth.sample(100)["segment"].notna().all()
+    with pytest.raises(SynthesizerError, match="no category"):  # forced: the budget no longer selects
+        DPTVAESynthesizer(meta, measure_declared=True, **tiny).fit(small)
+    with pytest.raises(SynthesizerError, match="measure_declared"):
+        DPTVAESynthesizer(meta, measure_declared="yes")
+
+
 def test_declared_bounds_get_quantile_bins_on_a_large_table_and_counted_uniform_bins_on_a_small_one():
-    """measure_declared (the default): a declared range is kept whole (nothing inside it clipped), and its
+    """measure_declared=True: a declared range is kept whole (nothing inside it clipped), and its
     column's marginal is measured, so the calibration can hold the sampler to it: on many rows,
     bins at DP quantiles inside the bounds; on few, uniform bins whose counts join the count
     mechanism, as do the declared categories'."""

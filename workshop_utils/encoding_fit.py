@@ -125,6 +125,23 @@ def tree_resolves(plan: PrivacyPlan, mech: Mechanisms, n: int, bins: int = N_BIN
     return nums is None or not mech.numeric or quantile_bins(n, nums.sigma) >= bins
 
 
+def declared_counts_hold(plan: PrivacyPlan, mech: Mechanisms, n: int, bins: int = N_BINS) -> bool:
+    """Whether measuring the declared columns is worth its share of the budget (public settings
+    only): the fit stays feasible with them, and an average one of ``bins`` uniform bins clears the
+    noise floor of the count mechanism they join. Below that (penguins' 275 rows at any epsilon; 300
+    rows at epsilon 0.25) the measured counts are mostly noise, read as 0, and calibration would hold
+    the sampler to that noise, while their share of the budget can starve the categories that must be
+    selected from the data."""
+    if not plan.private:
+        return True
+    try:
+        check_feasible(plan, mech, n)
+    except SynthesizerError:
+        return False
+    cats = plan.step("category domains")
+    return cats is None or n / bins > dp_domains.NOISE_FLOOR * cats.sigma
+
+
 def check_feasible(plan: PrivacyPlan, mech: Mechanisms, n: int) -> None:
     """Refuse, before the budget is charged or a row read, a table too small for the epsilon
     asked (from public settings only: the plan and the row count)."""

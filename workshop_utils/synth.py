@@ -56,14 +56,14 @@ from .calibration import marginal_offsets
 from .dpsgd import GhostClipper, add_noise_and_average, poisson_batches
 from .encoding import OTHER as OTHER  # re-exported: the value rare categories become
 from .encoding import ColumnEncoding, output_dtype
-from .encoding_fit import Mechanisms, check_feasible, fit_encodings, tree_resolves
+from .encoding_fit import Mechanisms, check_feasible, declared_counts_hold, fit_encodings, tree_resolves
 from .encoding_fit import SynthesizerError as SynthesizerError  # re-exported: users catch them here
 from .encoding_fit import SynthesizerWarning as SynthesizerWarning
 from .metadata import MetadataError, TableMetadata
 from .network import COND_SCALE, TVAE
 from .progress import progress_bar
 
-FORMAT = "workshop-dptvae/6"
+FORMAT = "workshop-dptvae/7"
 CALIBRATION_ROWS = 20_000
 GUARANTEE = (
     "(epsilon, delta)-DP for adding or removing one row of the table given to fit(): the model, "
@@ -118,7 +118,7 @@ class DPTVAESynthesizer:
         also_predict: list[str] | tuple[str, ...] = (),
         calibrate_marginals: bool = True,
         within_bin: str = "learned",
-        measure_declared: bool = True,
+        measure_declared: bool | str = "auto",
         autoregressive: bool = True,
         device: str = "auto",
         seed: int = 0,
@@ -164,7 +164,9 @@ class DPTVAESynthesizer:
         if within_bin not in ("learned", "uniform"):
             raise SynthesizerError(f"within_bin must be 'learned' or 'uniform', got {within_bin!r}.")
         self.within_bin = within_bin
-        self.measure_declared = bool(measure_declared)
+        if measure_declared not in (True, False, "auto"):
+            raise SynthesizerError(f"measure_declared must be True, False or 'auto', got {measure_declared!r}.")
+        self.measure_declared = measure_declared
         self.autoregressive = bool(autoregressive)
         self.device = device
         self.seed = seed
@@ -230,17 +232,12 @@ class DPTVAESynthesizer:
                 raise SynthesizerError(f"delta={delta:g} must be below 1/n = {1 / n:.3g} for a table of {n} rows.")
         # with condition_on, the conditions are drawn from one noisy joint table (``conditioning``)
         condition_table = self._cond_columns() if self.condition_on else []
-        measure = self.measure_declared
-        mechanisms = Mechanisms.for_metadata(self.metadata, condition_table, measure_declared=measure)
-        plan = self._plan(mechanisms, n, delta)
-        if not tree_resolves(plan, mechanisms, n):
-            # Too few rows for the tree to place as many bins as uniform ones between declared bounds
-            # would have (measured: taxis, 3,800 rows, 12 noisy quantile bins): bounded columns get
-            # uniform bins, whose counts cost a share of the joint count mechanism instead.
-            mechanisms = Mechanisms.for_metadata(
-                self.metadata, condition_table, bounded_in_tree=False, measure_declared=measure
-            )
-            plan = self._plan(mechanisms, n, delta)
+        measure = self.measure_declared is not False
+        mechanisms, plan = self._mechanisms(condition_table, n, delta, measure)
+        if self.measure_declared == "auto" and measure and not declared_counts_hold(plan, mechanisms, n):
+            measure = False  # too few rows for the measured counts to be more than noise
+            mechanisms, plan = self._mechanisms(condition_table, n, delta, measure)
+        self.declared_measured_ = measure
         self.plan_ = plan
         if condition_table:
             try:
@@ -363,6 +360,22 @@ class DPTVAESynthesizer:
             else:
                 groups += [-1] * (ed - st)
         return groups
+
+    def _mechanisms(
+        self, condition_table: list[str], n: int, delta: float, measure: bool
+    ) -> tuple[Mechanisms, accounting.PrivacyPlan]:
+        """What the preprocessing measures, and the budget planned for it (public settings only)."""
+        mechanisms = Mechanisms.for_metadata(self.metadata, condition_table, measure_declared=measure)
+        plan = self._plan(mechanisms, n, delta)
+        if not tree_resolves(plan, mechanisms, n):
+            # Too few rows for the tree to place as many bins as uniform ones between declared bounds
+            # would have (measured: taxis, 3,800 rows, 12 noisy quantile bins): bounded columns get
+            # uniform bins, whose counts cost a share of the joint count mechanism instead.
+            mechanisms = Mechanisms.for_metadata(
+                self.metadata, condition_table, bounded_in_tree=False, measure_declared=measure
+            )
+            plan = self._plan(mechanisms, n, delta)
+        return mechanisms, plan
 
     def _plan(self, mechanisms: Mechanisms, n: int, delta: float) -> accounting.PrivacyPlan:
         """The whole budget, planned from public settings before any row is read."""
@@ -853,6 +866,7 @@ class DPTVAESynthesizer:
             "ledger_": self.ledger_.to_records(),
             "lifetime": self.ledger_.lifetime,
             "internal_only_": self.internal_only_,
+            "declared_measured_": self.declared_measured_,
             "loss_history_": self.shareable_loss_history(),
             "epsilon_history_": [list(x) for x in self.epsilon_history_],
             "training_seconds_": self.training_seconds_,
@@ -895,6 +909,7 @@ class DPTVAESynthesizer:
         synth.ledger_ = dp.PrivacyLedger.from_records(f["ledger_"])
         synth.ledger_.lifetime = f["lifetime"]
         synth.internal_only_ = f["internal_only_"]
+        synth.declared_measured_ = f["declared_measured_"]
         synth.loss_history_ = f["loss_history_"]
         synth.epsilon_history_ = [tuple(x) for x in f["epsilon_history_"]]
         synth.epoch_seconds_ = []
