@@ -38,14 +38,14 @@ LEVELS = 16
 # sigma on every node: 1/0.5^2 + LEVELS / DEEP^2 = LEVELS + 1.
 LEVEL0_SCALE = 0.5
 DEEP_SCALE = (LEVELS / (LEVELS + 1 - LEVEL0_SCALE**-2)) ** 0.5
-# A node's noisy count under NOISE_FLOOR sigma reads as 0: an empty node clears it with probability
-# 0.13%, so a quantile walk of 16 levels rarely wanders into empty range (at 2 sigma a quarter of the
-# fits of a 3,000-row date column put their 99.9% quantile weeks past the last date).
+# A released count (a declared value's, a counted bin's) under NOISE_FLOOR sigma reads as 0: an
+# empty one clears it with probability 0.13%.
 NOISE_FLOOR = 3.0
 # The quantile tree reads its nodes (and the octave cells that extend a tail) against a higher
-# floor: each level beside the data has empty siblings, and one of them clearing 3 sigma sent the
-# 99.9% quantile of a 3,000-row month of dates years past the last date in 1.3% of fits (0.1% at 4
-# sigma). A real tail under 4 sigma rows is clipped to the bound instead.
+# floor, because a walk meets many empty nodes: each level beside the data has empty siblings (at 2
+# sigma a quarter of the fits of a 3,000-row date column put their 99.9% quantile weeks past the last
+# date; at 3 sigma, 1.3% of them years past it; at 4 sigma, 0.1%). A real tail under 4 sigma rows is
+# clipped to the bound instead.
 WALK_FLOOR = 4.0
 
 
@@ -162,8 +162,8 @@ class QuantileTree:
 
     @functools.cached_property
     def _significant(self) -> np.ndarray:
-        """Level-0 cells that hold rows: those clearing the threshold, and their neighbours above the
-        noise floor (tails are contiguous). A cell in between that reads as noise holds nothing."""
+        """Level-0 cells that hold rows: those clearing the threshold, and their neighbours above
+        WALK_FLOOR sigma (tails are contiguous). A cell in between that reads as noise holds nothing."""
         keep = self.level0 > self.pass_threshold
         floor = self.level0 > WALK_FLOOR * self.sigma0
         for i in np.flatnonzero(keep):

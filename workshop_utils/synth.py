@@ -234,7 +234,7 @@ class DPTVAESynthesizer:
         condition_table = self._cond_columns() if self.condition_on else []
         measure = self.measure_declared is not False
         mechanisms, plan = self._mechanisms(condition_table, n, delta, measure)
-        if self.measure_declared == "auto" and measure and not declared_counts_hold(plan, mechanisms, n):
+        if self.measure_declared == "auto" and not declared_counts_hold(plan, mechanisms, n):
             measure = False  # too few rows for the measured counts to be more than noise
             mechanisms, plan = self._mechanisms(condition_table, n, delta, measure)
         self.declared_measured_ = measure
