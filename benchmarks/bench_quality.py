@@ -11,7 +11,7 @@ undeclared), ``TableMetadata.detect`` on those types, and the target. Then one f
 
 Per table and epsilon it prints fidelity (columns and pairs, exp(-KL)), their ceiling (the real
 training rows scored the same way, with the categories the DP fit could not keep read as
-``other``: no synthesizer can score above it with nothing declared), utility (TSTR/TRTR ROC AUC
+``other``: up to sampling noise, no synthesizer can score above it with nothing declared), utility (TSTR/TRTR ROC AUC
 for classification, R^2 ratio for regression), the share of synthetic values that are ``other``,
 the share of real values outside the synthesizer's bounds (clipped), the share of synthetic
 nulls in columns whose real rows have none, the time, and the ledger's total and thresholds.
@@ -113,8 +113,9 @@ def shares(synth: DPTVAESynthesizer, train: pd.DataFrame, test: pd.DataFrame, ou
 def ceiling(synth: DPTVAESynthesizer, train: pd.DataFrame, test: pd.DataFrame, columns: list[str]) -> dict:
     """The best score any synthesizer could reach with the categories this fit kept: the real
     training rows themselves, with every value outside the kept categories read as ``other`` (the
-    DP domain cannot reveal them). Numbers and dates stay exact, so this is an upper bound: where
-    it is under a goal, no model can meet that goal at this epsilon with nothing declared."""
+    DP domain cannot reveal them). Numbers and dates stay exact, so up to sampling noise this is an
+    upper bound: where it is under a goal, no model can meet that goal at this epsilon with nothing
+    declared."""
     oracle = train[columns].copy()
     for enc in synth.encodings_:
         if enc.kind == "categorical":

@@ -325,14 +325,14 @@ def _category_marginal(counts: dp_domains.CategoryCounts, categories: list, othe
     # a declared value's noisy count under the noise floor reads as 0: otherwise noise gives empty
     # values (and a value one rare row has) mass that the calibration would then hold the sampler to
     values = [_signal(by_value.get(v), counts) for v in categories]
-    low = [i for i, v in enumerate(values) if v == 0.0]
+    low = [by_value.get(v) or 0.0 for v, signal in zip(categories, values) if signal == 0.0]
     if other_slot and low:
         # ... but together they are signal: the sum of their noisy counts estimates the rows they hold
         # (noise sigma sqrt(k) against k floors), shared equally. Zeroed, the sampler never drew them:
         # most of taxis' ~200 declared zones, a quarter of its rows (zone fidelity 0.52-0.64 -> 0.73-0.82
         # at eps 3). Categorical columns only (those with an "other" slot): a declared list names values
         # that occur, while a declared numeric range's far bins are often empty.
-        pooled = max(sum(float(by_value.get(categories[i]) or 0.0) for i in low), 0.0) / len(low)
+        pooled = max(float(sum(low)), 0.0) / len(low)
         values = [pooled if v == 0.0 else v for v in values]
     slots = values + ([_signal(counts.other, counts)] if other_slot else []) + [_signal(counts.null, counts)]
     return _normalise(slots)
