@@ -12,15 +12,18 @@ partitions known in advance: their noisy counts are always released. The noisy c
 they are paid for, and the synthesizer uses them (the target's distribution, the decoder's
 starting point).
 
-**Numeric quantiles** (a noisy hierarchical histogram on a public grid): level 0 cuts the line at
-0 and +-2^k (k = -8..40) plus a null cell; below it, each octave cell is halved ``LEVELS`` times
-(relative resolution 2^-16: a day in a date, far less than a cent in an amount). A row adds 1 to
-one node per level, so with noise sigma on every node the L2 sensitivity is sqrt(LEVELS + 1) per
-column and sqrt(m (LEVELS + 1)) over m columns; level 0 gets sigma / 2 and the levels below a bit
-more than sigma, at the same privacy loss (``LEVEL0_SCALE``). Every node's noise is drawn once, the first time it is read (the same as noising
-the whole tree up front), so any quantile read from it is post-processing. The support is
-the octave cells whose noisy count clears a threshold set so that an empty cell of the grid
-passes with probability 0.1% at most, with their neighbours above ``WALK_FLOOR`` sigma.
+**Numeric quantiles** (``LocatedHistogram``: two Gaussian mechanisms in sequence, whose privacy
+losses add up to the plan's one step). First a noisy hierarchical histogram on a public grid
+(``QuantileTree``) locates the rows: level 0 cuts the line at 0 and +-2^k (k = -8..40) plus a null
+cell; below it, each octave cell is halved ``LEVELS`` times (relative resolution 2^-16: a day in a
+date, far less than a cent in an amount). A row adds 1 to one node per level, so with noise sigma
+on every node the L2 sensitivity is sqrt(LEVELS + 1) per column and sqrt(m (LEVELS + 1)) over m
+columns; level 0 gets sigma / 2 and the levels below a bit more than sigma, at the same privacy loss
+(``LEVEL0_SCALE``). Every node's noise is drawn once, the first time it is read (the same as noising
+the whole tree up front), so anything read from it is post-processing. Then a noisy histogram over
+cells cut where the tree found the rows (and whole octaves elsewhere) counts them: a row is in one
+cell, sensitivity 1 per column. Its cells choose nothing from the data but the tree's noisy output,
+so the two compose adaptively like two Gaussians of fixed noise.
 """
 
 from __future__ import annotations
@@ -147,12 +150,16 @@ class QuantileTree:
 
     # -- reading the tree (post-processing) ---------------------------------------------------------
 
-    def _node(self, level: int, key: int) -> float:
-        """Noisy count of a node below level 0, its noise drawn on first read; counts below
-        WALK_FLOOR sigma read as 0 (they are mostly noise, and empty nodes must not attract quantiles)."""
+    def _raw(self, level: int, key: int) -> float:
+        """Noisy count of a node below level 0, its noise drawn on first read."""
         if (level, key) not in self.noise:
             self.noise[(level, key)] = float(self.rng.normal(0.0, self.sigma))
-        value = self.counts[level - 1].get(key, 0) + self.noise[(level, key)]
+        return self.counts[level - 1].get(key, 0) + self.noise[(level, key)]
+
+    def _node(self, level: int, key: int) -> float:
+        """The noisy count, read as 0 under WALK_FLOOR sigma (mostly noise, and empty nodes must not
+        attract quantiles)."""
+        value = self._raw(level, key)
         return value if value > WALK_FLOOR * self.sigma else 0.0
 
     @property
@@ -211,7 +218,226 @@ class QuantileTree:
         a, b = self.edges[cell], self.edges[cell + 1]
         return float(a + u * (b - a))
 
+    def cdf(self, x: float) -> float:
+        """Share of the (significant) mass below ``x``: the descent ``quantile`` inverts."""
+        w = self._weights
+        total = w.sum()
+        cell = int(np.clip(np.searchsorted(self.edges, x, side="right") - 1, 0, len(w) - 1))
+        if total <= 0:
+            return 0.0
+        a, b = self.edges[cell], self.edges[cell + 1]
+        u = float(np.clip((x - a) / (b - a), 0.0, 1.0))
+        before, scale, lo, width, key = 0.0, 1.0, 0.0, 1.0, cell
+        for level in range(1, LEVELS + 1):
+            f = self._split(level, key)
+            if f is None:
+                break
+            width /= 2
+            if u < lo + width:
+                scale, key = scale * f, 2 * key
+            else:
+                before, scale, key, lo = before + scale * f, scale * (1 - f), 2 * key + 1, lo + width
+        before += scale * float(np.clip((u - lo) / width, 0.0, 1.0))
+        return float((w[:cell].sum() + w[cell] * before) / total)
+
     def non_null_outside_support(self, n: int) -> float:
         """Estimated share of the non-null values outside the support (clipped to its bounds)."""
         non_null = n - max(self.null, 0.0)
         return float(np.clip(1 - self._weights.sum() / non_null, 0.0, 1.0)) if non_null > 0 else 0.0
+
+    # -- where the data lies (post-processing: the frame the located histogram counts in) ----------
+
+    def _locate(self, cell: int) -> tuple[int, int]:
+        """(level, key) of the smallest node of octave ``cell`` that holds its mass: the descent goes
+        into the larger child while it reads as rows (over WALK_FLOOR sigma) and the other under 2 sigma
+        (an empty node does so 98% of the time). A node too wide costs resolution; one too narrow, rows:
+        the frame adds two nodes either side."""
+        level, key = 0, cell
+        while level < LEVELS:
+            left, right = self._raw(level + 1, 2 * key), self._raw(level + 1, 2 * key + 1)
+            if min(left, right) >= 2 * self.sigma or max(left, right) <= WALK_FLOOR * self.sigma:
+                break
+            level, key = level + 1, 2 * key + (right > left)
+        return level, key
+
+    def frame(self, rows_per_cell: float, max_parts: int = 128) -> list[tuple[float, float, int]]:
+        """Regions (lo, hi, equal cells) the located histogram cuts finely: in each octave that holds
+        rows, the node found by ``_locate`` and two nodes either side (where a tail read as empty lies),
+        in cells of about ``rows_per_cell`` rows over the span of the octave's central rows (the node can
+        be much wider than the rows: the descent stops early rather than late); the octaves next to
+        those in 4 cells, and every other octave whole."""
+        regions = []
+        significant, w = self._significant, self._weights
+        total = w.sum()
+        for cell in range(len(self.edges) - 1):
+            a, b = float(self.edges[cell]), float(self.edges[cell + 1])
+            if significant[cell]:
+                level, key = self._locate(cell)
+                width = (b - a) / 2**level
+                start = a + (key - cell * 2**level) * width
+                before, share = w[:cell].sum() / total, w[cell] / total
+                # the central 80%: walks to the 2% and 98% quantiles stop early at this noise and land
+                # anywhere in a wide node; the region reaches 3 such spans past it (a long tail beyond is
+                # counted in the wide cells and clipped)
+                q10, q90 = self.quantile(before + 0.1 * share), self.quantile(before + 0.9 * share)
+                span = (q90 - q10) * 1.2
+                parts = np.clip(2 ** round(np.log2(max(w[cell], rows_per_cell) / rows_per_cell)), 4, max_parts)
+                step = span / parts if span > 0 else width / 4
+                lo = max(start - 2 * width, a, q10 - 3 * span)
+                hi = min(start + 3 * width, b, q90 + 3 * span)
+                if hi - lo < step:
+                    lo, hi = max(start - 2 * width, a), min(start + 3 * width, b)
+                regions.append((lo, hi, int(np.ceil((hi - lo) / step))))
+            else:  # a heavy tail runs on octave by octave: 4 cells next to the rows, 1 further out
+                near = significant[max(cell - 1, 0)] or significant[min(cell + 1, len(significant) - 1)]
+                regions.append((a, b, 4 if near else 1))
+        return regions
+
+
+LOCATE_SHARE = 0.25  # of the numeric step's budget (rho) spent locating the data; the rest counts it
+
+
+def located_sigmas(sigma: float) -> tuple[float, float]:
+    """(locating tree's node noise, counted cells' noise) for the plan's ``sigma``: the noise of a tree
+    node (sensitivity sqrt(17) per column) at the whole step's budget. Per column, a Gaussian's rho
+    is sensitivity^2 / (2 noise^2): 17 / (2 sigma^2) in all, split LOCATE_SHARE and the rest."""
+    return sigma / LOCATE_SHARE**0.5, sigma / ((LEVELS + 1) * (1 - LOCATE_SHARE)) ** 0.5
+
+
+EXTEND_Z = 2.5  # a block next to kept cells is kept when its sum clears 2.5 sigma of its noise
+ROWS_PER_CELL = 8  # cells of ~8 sigma of rows where the data is dense: a quantile sums the noise of every cell below it
+
+
+@dataclass
+class LocatedHistogram:
+    """One numeric column's DP quantiles in two Gaussian mechanisms (sequential composition; their
+    privacy losses add up to the step's, see ``build``):
+
+    1. **locate**: a ``QuantileTree`` at ``LOCATE_SHARE`` of the budget finds where the rows lie (which
+       octaves, and within each the smallest node that holds them); nothing else is read from it.
+    2. **count**: a histogram over a partition of the whole line chosen from 1.'s output (fine equal
+       cells over the located nodes and two nodes either side, whole octaves elsewhere) plus a null
+       cell. A row adds 1 to exactly one cell, so the L2 sensitivity is 1 per column, against
+       sqrt(17) for a tree node: every count is sqrt(17 (1 - share)) ~ 3.6 times less noisy. A tail of
+       a few cells' worth of rows is seen, and every row outside the kept cells is counted (the clipped
+       share is measured, not bounded). The tree alone read nodes under 4 sigma as empty at each level
+       and clipped up to 2.2 x 4 sigma rows unseen: a quarter of a month of taxi dates at epsilon 1.
+    """
+
+    sigma: float  # noise of every count
+    edges: np.ndarray  # cell i is [edges[i], edges[i + 1])
+    counts: np.ndarray  # noisy counts of the cells
+    located: np.ndarray  # cells inside a located frame (only these place quantiles)
+    null: float  # noisy count of the null cell
+    tree_sigma: float = 0.0  # the plan's node sigma (sets the number of quantile bins)
+    tree: QuantileTree | None = None  # the locating tree: where inside a cell its rows lie
+
+    @property
+    def sigma0(self) -> float:
+        return self.sigma
+
+    @classmethod
+    def build(cls, x: np.ndarray, sigma: float, rng: np.random.Generator) -> LocatedHistogram:
+        """``sigma``: the plan's noise per tree node (sensitivity sqrt(17) per column). The locating tree
+        gets sigma / sqrt(share) and the counts sigma / sqrt(17 (1 - share)) at sensitivity 1: in
+        zero-concentrated (or Gaussian-DP) terms the two spend share and 1 - share of the step's rho,
+        and the partition depends on the data only through the first one's noisy output."""
+        tree_sigma, cell_sigma = located_sigmas(sigma)
+        tree = QuantileTree.build(x, tree_sigma, rng)
+        regions = tree.frame(rows_per_cell=ROWS_PER_CELL * cell_sigma)
+        edges = np.unique(np.concatenate([tree.edges, *(np.linspace(lo, hi, k + 1) for lo, hi, k in regions)]))
+        # only the cells cut inside a region place quantiles: the rest of the line is counted in wide
+        # cells (whole octaves, what is left of an octave beside a located node) whose rows are clipped
+        mid = (edges[:-1] + edges[1:]) / 2
+        located = np.zeros(len(mid), bool)
+        for lo, hi, _ in regions:
+            located |= (mid > lo) & (mid < hi)
+        missing = np.isnan(x)
+        v = np.clip(x[~missing], edges[0], edges[-1] * (1 - 1e-12))
+        cell = np.clip(np.searchsorted(edges, v, side="right") - 1, 0, len(edges) - 2)
+        counts = np.bincount(cell, minlength=len(edges) - 1) + rng.normal(0.0, cell_sigma, len(edges) - 1)
+        null = float(missing.sum() + rng.normal(0.0, cell_sigma))
+        return cls(cell_sigma, edges, counts, located, null, sigma, tree)
+
+    @functools.cached_property
+    def _kept(self) -> np.ndarray:
+        """The cells read as rows (their noisy counts, 0 elsewhere), grown from strong blocks of located
+        cells: a block of 1, 2, 4, 8 or 16 cells starts a cluster when its sum clears a threshold that
+        noise passes with probability 0.1% over all blocks, and a cluster extends while the next block's
+        sum clears 2.5 sigma of its noise; then the strongest block left starts the next cluster.
+        Blocks, not cells: a thin tail (taxi fares over 25, ~45 rows per cell at sigma 30) is no cell's
+        signal but is a block's."""
+        c = np.where(self.located, self.counts, 0.0)
+        kept, taken = np.zeros(len(c)), ~self.located
+        sizes = (1, 2, 4, 8, 16)
+        z_start = float(norm.isf(0.001 / max(len(sizes) * int(self.located.sum()), 1)))
+
+        def z(lo: int, hi: int) -> float:
+            return float(c[lo:hi].sum()) / ((hi - lo) ** 0.5 * self.sigma)
+
+        while True:
+            cs, free = np.r_[0.0, np.cumsum(c)], np.r_[0, np.cumsum(taken)]
+            best = (z_start, -1, 0)
+            for k in sizes:
+                if k > len(c):
+                    break
+                sums = (cs[k:] - cs[:-k]) / (k**0.5 * self.sigma)
+                sums[(free[k:] - free[:-k]) > 0] = -np.inf  # blocks overlapping taken or unlocated cells
+                i = int(np.argmax(sums))
+                if sums[i] > best[0]:
+                    best = (float(sums[i]), i, k)
+            if best[1] < 0:
+                return kept
+            lo, hi = best[1], best[1] + best[2]
+            self._take(c, kept, lo, hi)
+            taken[lo:hi] = True
+            grown = True
+            while grown:
+                grown = False
+                for k in sizes:
+                    if hi + k <= len(c) and not taken[hi : hi + k].any() and z(hi, hi + k) > EXTEND_Z:
+                        self._take(c, kept, hi, hi + k)
+                        taken[hi : hi + k], hi, grown = True, hi + k, True
+                        break
+                    if lo - k >= 0 and not taken[lo - k : lo].any() and z(lo - k, lo) > EXTEND_Z:
+                        self._take(c, kept, lo - k, lo)
+                        taken[lo - k : lo], lo, grown = True, lo - k, True
+                        break
+
+    @staticmethod
+    def _take(c: np.ndarray, kept: np.ndarray, lo: int, hi: int) -> None:
+        """Keep a block: its noisy sum, shared by its cells in proportion to their positive counts."""
+        total, pos = float(c[lo:hi].sum()), np.clip(c[lo:hi], 0.0, None)
+        kept[lo:hi] = pos * (total / pos.sum()) if pos.sum() > 0 else 0.0
+
+    def support(self) -> tuple[float, float] | None:
+        cells = np.flatnonzero(self._kept)
+        return (float(self.edges[cells[0]]), float(self.edges[cells[-1] + 1])) if len(cells) else None
+
+    def quantile(self, p: float) -> float:
+        w = self._kept
+        cum = np.cumsum(w)
+        target = float(np.clip(p, 0.0, 1.0)) * cum[-1]
+        cell = int(min(np.searchsorted(cum, target, side="left"), np.flatnonzero(w)[-1]))
+        r = float(np.clip((target - (cum[cell] - w[cell])) / w[cell], 0.0, 1.0)) if w[cell] > 0 else 0.5
+        a, b = self.edges[cell], self.edges[cell + 1]
+        if self.tree is not None:  # inside the cell, follow the tree where it sees rows: atoms (a table
+            # width of exactly 56, a -1 sentinel) stay atoms instead of spreading over the cell
+            fa, fb = self.tree.cdf(a), self.tree.cdf(b)
+            if fb > fa:
+                return float(np.clip(self.tree.quantile(fa + r * (fb - fa)), a, b))
+        return float(a + r * (b - a))
+
+    def rank_noise(self) -> float:
+        """Noise (rows) of a middle quantile's rank: half the kept cells' summed noise (the total is pinned)."""
+        return 0.5 * max(np.count_nonzero(self._kept), 1) ** 0.5 * self.sigma
+
+    def clipped_noise(self, n: int) -> float:
+        """Standard deviation of ``non_null_outside_support``: the kept cells' and the null cell's noise."""
+        return float((np.count_nonzero(self._kept) + 1) ** 0.5 * self.sigma / max(n - max(self.null, 0.0), 1.0))
+
+    def non_null_outside_support(self, n: int) -> float:
+        """Share of the non-null values in no kept cell (clipped to the bounds): every row is in one
+        cell, so this is measured (noise about sqrt(cells) sigma rows)."""
+        non_null = n - max(self.null, 0.0)
+        return float(np.clip(1 - self._kept.sum() / non_null, 0.0, 1.0)) if non_null > 0 else 0.0

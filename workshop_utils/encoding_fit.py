@@ -2,8 +2,8 @@
 
 Under DP every fact comes from one of two Gaussian mechanisms planned by ``accounting`` and run
 in ``dp_domains``: the joint category mechanism (domains of undeclared categorical columns, and
-the target's distribution when it is categorical or boolean) and the joint quantile tree of the
-numeric and date columns (bounds, bins, null shares). Everything else here is post-processing of
+the target's distribution when it is categorical or boolean) and the joint located histogram of the
+numeric and date columns (bounds, bins, null and clipped shares). Everything else here is post-processing of
 their noisy outputs, and every column's outcome is written to the ledger. Without DP
 (``epsilon=None``) the same code reads exact values and says so.
 
@@ -58,7 +58,7 @@ class Mechanisms:
 
     selected: list[str]  # categorical columns whose domain is read from the data
     public_counts: dict[str, list]  # declared domains (and booleans) whose counts are released
-    numeric: list[str]  # numeric and date columns without declared bounds: the quantile tree
+    numeric: list[str]  # numeric and date columns without declared bounds: the located histogram
     histograms: list[str] = field(default_factory=list)  # declared bounds: counts of their public bins
     condition_table: list[str] = field(default_factory=list)  # the decoder's conditions, one joint table
 
@@ -213,7 +213,7 @@ def fit_encodings(
     binned = df.assign(**{c: _bin_codes(enc, df[c]) for c, enc in declared.items()})
     bins = {c: list(range(enc.n_bins)) for c, enc in declared.items()}
     cats = _category_counts(binned, meta, plan, mech, rng, ledger, bins)
-    trees = _quantile_sources(df, meta, plan, mech, rng, ledger)
+    sources = _quantile_sources(df, meta, plan, mech, rng, ledger)
     encodings, marginals = [], {}
     for col in meta.modeled:
         cm = meta.columns[col]
@@ -235,10 +235,10 @@ def fit_encodings(
                 marginals[col] = _category_marginal(cats[col], enc.categories, other_slot=True)
         elif col in declared:
             marginals[col] = _category_marginal(cats[col], list(range(enc.n_bins)), other_slot=False)
-        elif col not in trees:  # declared bounds, not measured: uniform bins, no marginal
+        elif col not in sources:  # declared bounds, not measured: uniform bins, no marginal
             _declared_encoding(enc, cm, ledger, counted=False)
         else:
-            marginals[col] = _numeric_encoding(enc, cm, trees[col], n, ledger, private)
+            marginals[col] = _numeric_encoding(enc, cm, sources[col], n, ledger, private)
         encodings.append(enc)
     return encodings, marginals
 
@@ -286,37 +286,22 @@ def _quantile_sources(df, meta, plan, mech, rng, ledger) -> dict:
         )
         return {c: ExactQuantiles(to_float(df[c], kinds[c])) for c in mech.numeric}
     step = plan.step("numeric quantiles")
+    m, share = len(mech.numeric), dp_domains.LOCATE_SHARE
+    tree_sigma, cell_sigma = dp_domains.located_sigmas(step.sigma)
     ledger.add(
         "numeric quantiles",
         ", ".join(mech.numeric),
-        "Gaussian noisy hierarchical histogram on a public grid (octaves, then 16 halvings), all columns at once",
+        "two Gaussian mechanisms over all these columns: a noisy hierarchical histogram on a public grid (octaves, "
+        "then 16 halvings) locates the rows, then a noisy histogram over cells cut where they lie counts them",
         plan.standalone_epsilon(step.noise_multiplier),
         0.0,
-        f"noise std {step.sigma:.1f} rows per node, L2 sensitivity sqrt({len(mech.numeric)} x 17); bounds, bins "
-        "and null shares are read from it; composed with the other mechanisms in one PLD (epsilon shown: this step alone)",
+        f"locating: {share:.0%} of the step's rho, noise std {tree_sigma:.1f} rows per node, L2 sensitivity "
+        f"sqrt({m} x 17); counting: noise std {cell_sigma:.1f} rows per cell, L2 sensitivity sqrt({m}) (a row is in "
+        "one cell); bounds, bins, null and clipped shares are read from the counts; composed with the other "
+        "mechanisms in one PLD (epsilon shown: this step alone)",
         composed=True,
     )
-    undeclared = [c for c in mech.numeric if meta.columns[c].bounds is None]
-    thin = unseen_tail(step.sigma * dp_domains.DEEP_SCALE)
-    if undeclared and thin / len(df) > CLIP_WARNING:
-        warnings.warn(
-            f"At epsilon {plan.epsilon:g} the DP quantiles cannot see a tail of fewer than about {thin:,.0f} rows "
-            f"({thin / len(df):.0%} of the table) at either end of {undeclared}: such a tail is clipped to the bounds "
-            "without being counted in the clipped share. Declare their bounds (meta.set_bounds) to keep them, "
-            "or use a larger epsilon.",
-            SynthesizerWarning,
-            stacklevel=4,
-        )
-    return {c: dp_domains.QuantileTree.build(to_float(df[c], kinds[c]), step.sigma, rng) for c in mech.numeric}
-
-
-def unseen_tail(node_sigma: float) -> float:
-    """Rows a column's tail can hold and still be clipped with nothing in the quantile tree to count
-    them (public settings only). The walk takes a node under WALK_FLOOR sigma as empty, and it can do so
-    at more than one level: on taxis (eps 1 and 3) and bank (eps 1), 20 trees per column, one end lost
-    at most 2.2 times WALK_FLOOR sigma (the support estimate had said 1% where 22% of a date column was
-    clipped), so the bound is 2.5 times. ``node_sigma``: the noise of the tree's nodes below level 0."""
-    return 2.5 * dp_domains.WALK_FLOOR * node_sigma
+    return {c: dp_domains.LocatedHistogram.build(to_float(df[c], kinds[c]), step.sigma, rng) for c in mech.numeric}
 
 
 def _category_marginal(counts: dp_domains.CategoryCounts, categories: list, other_slot: bool) -> list[float]:
@@ -391,7 +376,11 @@ def _numeric_encoding(enc: ColumnEncoding, cm, source, n: int, ledger: PrivacyLe
             "Declare its bounds (meta.set_bounds) or exclude it."
         )
     enc.integer = bool(cm.integer) or enc.kind == "datetime"
-    bins = quantile_bins(n, getattr(source, "sigma", 0.0))
+    # as many bins as the plan's tree noise supports, or more where the counted cells' rank noise does
+    # (taxis, validation split: eps 1 5 -> 7-8 bins, eps 3 14 -> 14-16, fidelity +0.012; bank, diamonds: 32)
+    bins = quantile_bins(n, source.tree_sigma) if private else N_BINS
+    if private:
+        bins = max(bins, quantile_bins(n, source.rank_noise() / dp_domains.DEEP_SCALE))
     levels = np.concatenate([[P_TAIL], np.arange(1, bins) / bins, [1 - P_TAIL]])
     q = np.maximum.accumulate([source.quantile(p) for p in levels])
     q[np.abs(q) < ZERO] = 0.0  # below the grid's resolution near 0: a zero
@@ -422,8 +411,7 @@ def _numeric_encoding(enc: ColumnEncoding, cm, source, n: int, ledger: PrivacyLe
     enc.transform = "identity" if enc.integer_bins else choose_transform(enc.lo, enc.hi)
     shares = _bin_shares(enc, source, n)
     clipped = 2 * P_TAIL + source.non_null_outside_support(n) if private and not declared else 0.0
-    unseen = unseen_tail(source.sigma) / n if private and not declared else 0.0
-    how = "DP quantiles from the joint tree" if private else "exact quantiles (NOT PRIVATE: epsilon=None)"
+    how = "DP quantiles from the located histogram" if private else "exact quantiles (NOT PRIVATE: epsilon=None)"
     ledger.add(
         "bins",
         enc.name,
@@ -432,17 +420,18 @@ def _numeric_encoding(enc: ColumnEncoding, cm, source, n: int, ledger: PrivacyLe
         0.0,
         f"[{enc.lo:g}, {enc.hi:g}], {enc.n_bins} bins"
         + (
-            f"; about {clipped:.1%} of values clipped to the bounds, and a tail of up to {unseen:.1%} at either end "
-            "may be clipped unseen"
+            f"; about {clipped:.1%} of values clipped to the bounds (measured: every row is in one counted cell; "
+            f"noise about {source.clipped_noise(n):.1%})"
             if private and not declared
             else ""
         ),
         composed=private,
     )
-    if private and clipped > CLIP_WARNING:
+    if private and not declared and clipped > CLIP_WARNING:
         warnings.warn(
-            f"Column {enc.name!r}: about {clipped:.0%} of its values lie outside the range seen under DP noise "
-            f"([{enc.lo:g}, {enc.hi:g}]) and are clipped to it; declare its bounds (meta.set_bounds) to keep them.",
+            f"Column {enc.name!r}: about {clipped:.0%} (noise about {source.clipped_noise(n):.0%}) of its values lie "
+            f"outside the range seen under DP noise ([{enc.lo:g}, {enc.hi:g}]) and are clipped to it; declare its "
+            "bounds (meta.set_bounds) to keep them.",
             SynthesizerWarning,
             stacklevel=4,
         )

@@ -6,9 +6,10 @@ whole fit (``accounting``), composed by one accountant (PLD, Google's ``dp-accou
 * **Category domains** of undeclared categorical columns, and the target's distribution: one
   Gaussian partition selection over all those columns at once (``dp_domains``); rare values
   fall into an ``"other"`` value. The noisy counts are kept and used.
-* **Numeric and date columns**: bounds and bins at DP quantiles, from one noisy hierarchical
-  histogram over all of them on a public grid (``dp_domains``); declared bounds are used as
-  given. Values beyond the bounds are clipped, and the ledger says what share.
+* **Numeric and date columns**: bounds and bins at DP quantiles, from one located histogram over
+  all of them (``dp_domains.LocatedHistogram``: a noisy hierarchical histogram on a public grid
+  finds where the rows lie, a noisy histogram of cells cut there counts them); declared bounds are
+  used as given. Values beyond the bounds are clipped, and the ledger says what share (measured).
 * **Condition table** (``conditioning``, only with ``condition_on``): the joint noisy counts of the
   decoder's conditioning columns, from which sample() draws the conditions.
 * **Encoding** of each value (``encoding``): a bin and a position inside it.
