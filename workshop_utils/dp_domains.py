@@ -63,6 +63,15 @@ def selection_threshold(sigma: float, delta_selection: float, selected_columns: 
     return 1.0 + sigma * float(norm.isf(delta_selection / max(selected_columns, 1)))
 
 
+def cell_and_rank(weights: np.ndarray, p: float) -> tuple[int, float]:
+    """The cell holding the p-quantile of ``weights`` (some positive) and the rank inside it, in [0, 1]."""
+    cum = np.cumsum(weights)
+    target = float(np.clip(p, 0.0, 1.0)) * cum[-1]
+    cell = int(min(np.searchsorted(cum, target, side="left"), np.flatnonzero(weights)[-1]))
+    w = weights[cell]
+    return cell, float(np.clip((target - (cum[cell] - w)) / w, 0.0, 1.0)) if w > 0 else 0.5
+
+
 def support_threshold(sigma: float) -> float:
     """Level-0 threshold for the plan's node noise ``sigma``: an empty cell of the grid passes with
     probability 0.1% at most."""
@@ -181,11 +190,6 @@ class QuantileTree:
                     j += step
         return keep
 
-    def support(self) -> tuple[int, int] | None:
-        """(first, last) significant octave cell; None if no cell clears the threshold."""
-        cells = np.flatnonzero(self._significant)
-        return (int(cells[0]), int(cells[-1])) if len(cells) else None
-
     @functools.cached_property
     def _weights(self) -> np.ndarray:
         """Noisy counts of the significant cells, 0 elsewhere (read once; every quantile walks them)."""
@@ -199,11 +203,7 @@ class QuantileTree:
         return left / (left + right)
 
     def quantile(self, p: float) -> float:
-        w = self._weights
-        target = float(np.clip(p, 0.0, 1.0)) * w.sum()
-        cum = np.cumsum(w)
-        cell = int(min(np.searchsorted(cum, target, side="left"), np.flatnonzero(w)[-1]))
-        r = (target - (cum[cell] - w[cell])) / w[cell] if w[cell] > 0 else 0.5
+        cell, r = cell_and_rank(self._weights, p)
         lo, width, key = 0.0, 1.0, cell
         for level in range(1, LEVELS + 1):
             f = self._split(level, key)
@@ -239,11 +239,6 @@ class QuantileTree:
                 before, scale, key, lo = before + scale * f, scale * (1 - f), 2 * key + 1, lo + width
         before += scale * float(np.clip((u - lo) / width, 0.0, 1.0))
         return float((w[:cell].sum() + w[cell] * before) / total)
-
-    def non_null_outside_support(self, n: int) -> float:
-        """Estimated share of the non-null values outside the support (clipped to its bounds)."""
-        non_null = n - max(self.null, 0.0)
-        return float(np.clip(1 - self._weights.sum() / non_null, 0.0, 1.0)) if non_null > 0 else 0.0
 
     # -- where the data lies (post-processing: the frame the located histogram counts in) ----------
 
@@ -329,8 +324,8 @@ class LocatedHistogram:
     counts: np.ndarray  # noisy counts of the cells
     located: np.ndarray  # cells inside a located frame (only these place quantiles)
     null: float  # noisy count of the null cell
-    tree_sigma: float = 0.0  # the plan's node sigma (sets the number of quantile bins)
-    tree: QuantileTree | None = None  # the locating tree: where inside a cell its rows lie
+    plan_sigma: float  # the plan's node sigma (sets the number of quantile bins, as the tree's did)
+    tree: QuantileTree  # the locating tree: where inside a cell its rows lie
 
     @property
     def sigma0(self) -> float:
@@ -391,18 +386,18 @@ class LocatedHistogram:
             lo, hi = best[1], best[1] + best[2]
             self._take(c, kept, lo, hi)
             taken[lo:hi] = True
-            grown = True
-            while grown:
-                grown = False
-                for k in sizes:
-                    if hi + k <= len(c) and not taken[hi : hi + k].any() and z(hi, hi + k) > EXTEND_Z:
-                        self._take(c, kept, hi, hi + k)
-                        taken[hi : hi + k], hi, grown = True, hi + k, True
-                        break
-                    if lo - k >= 0 and not taken[lo - k : lo].any() and z(lo - k, lo) > EXTEND_Z:
-                        self._take(c, kept, lo - k, lo)
-                        taken[lo - k : lo], lo, grown = True, lo - k, True
-                        break
+            while block := next(
+                (
+                    (a, b)
+                    for k in sizes
+                    for a, b in ((hi, hi + k), (lo - k, lo))
+                    if a >= 0 and b <= len(c) and not taken[a:b].any() and z(a, b) > EXTEND_Z
+                ),
+                None,
+            ):
+                self._take(c, kept, *block)
+                taken[block[0] : block[1]] = True
+                lo, hi = min(lo, block[0]), max(hi, block[1])
 
     @staticmethod
     def _take(c: np.ndarray, kept: np.ndarray, lo: int, hi: int) -> None:
@@ -415,17 +410,13 @@ class LocatedHistogram:
         return (float(self.edges[cells[0]]), float(self.edges[cells[-1] + 1])) if len(cells) else None
 
     def quantile(self, p: float) -> float:
-        w = self._kept
-        cum = np.cumsum(w)
-        target = float(np.clip(p, 0.0, 1.0)) * cum[-1]
-        cell = int(min(np.searchsorted(cum, target, side="left"), np.flatnonzero(w)[-1]))
-        r = float(np.clip((target - (cum[cell] - w[cell])) / w[cell], 0.0, 1.0)) if w[cell] > 0 else 0.5
+        cell, r = cell_and_rank(self._kept, p)
         a, b = self.edges[cell], self.edges[cell + 1]
-        if self.tree is not None:  # inside the cell, follow the tree where it sees rows: atoms (a table
-            # width of exactly 56, a -1 sentinel) stay atoms instead of spreading over the cell
-            fa, fb = self.tree.cdf(a), self.tree.cdf(b)
-            if fb > fa:
-                return float(np.clip(self.tree.quantile(fa + r * (fb - fa)), a, b))
+        # inside the cell, follow the tree where it sees rows: atoms (a table width of exactly 56, a -1
+        # sentinel) stay atoms instead of spreading over the cell
+        fa, fb = self.tree.cdf(a), self.tree.cdf(b)
+        if fb > fa:
+            return float(np.clip(self.tree.quantile(fa + r * (fb - fa)), a, b))
         return float(a + r * (b - a))
 
     def rank_noise(self) -> float:

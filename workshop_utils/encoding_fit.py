@@ -36,12 +36,15 @@ ROWS_PER_BIN = 6  # a quantile bin must hold at least 6 noise standard deviation
 MIN_BINS = 2  # ... and a column at least 2 such bins, or the fit is refused
 
 
+def bins_for_noise(n: int, rank_noise: float) -> int:
+    """How many quantile bins a rank noise of ``rank_noise`` rows supports on n rows (at most N_BINS):
+    each must hold ROWS_PER_BIN of it, so that its edges are signal."""
+    return int(min(N_BINS, n // (ROWS_PER_BIN * rank_noise))) if rank_noise > 0 else N_BINS
+
+
 def quantile_bins(n: int, sigma: float) -> int:
-    """How many quantile bins the tree's noise supports on n rows (at most N_BINS): each must hold
-    ROWS_PER_BIN noise standard deviations, so that the splits that find its edges are signal."""
-    return (
-        int(min(N_BINS, n // (ROWS_PER_BIN * sigma * dp_domains.DEEP_SCALE))) if sigma > 0 else N_BINS
-    )  # warn when more than 5% of a column's rows would become "other"
+    """The bins the plan's quantile noise ``sigma`` (a tree node's) supports (public settings only)."""
+    return bins_for_noise(n, sigma * dp_domains.DEEP_SCALE)
 
 
 class SynthesizerError(ValueError):
@@ -106,7 +109,7 @@ class Mechanisms:
 
 
 class ExactQuantiles:
-    """The non-private counterpart of ``dp_domains.QuantileTree`` (epsilon=None)."""
+    """The non-private counterpart of ``dp_domains.LocatedHistogram`` (epsilon=None)."""
 
     def __init__(self, x: np.ndarray) -> None:
         self.values = np.sort(x[~np.isnan(x)])
@@ -114,9 +117,6 @@ class ExactQuantiles:
 
     def quantile(self, p: float) -> float:
         return float(np.quantile(self.values, p)) if len(self.values) else 0.0
-
-    def non_null_outside_support(self, n: int) -> float:
-        return 0.0
 
 
 def tree_resolves(plan: PrivacyPlan, mech: Mechanisms, n: int, bins: int = N_BINS) -> bool:
@@ -378,9 +378,7 @@ def _numeric_encoding(enc: ColumnEncoding, cm, source, n: int, ledger: PrivacyLe
     enc.integer = bool(cm.integer) or enc.kind == "datetime"
     # as many bins as the plan's tree noise supports, or more where the counted cells' rank noise does
     # (taxis, validation split: eps 1 5 -> 7-8 bins, eps 3 14 -> 14-16, fidelity +0.012; bank, diamonds: 32)
-    bins = quantile_bins(n, source.tree_sigma) if private else N_BINS
-    if private:
-        bins = max(bins, quantile_bins(n, source.rank_noise() / dp_domains.DEEP_SCALE))
+    bins = max(quantile_bins(n, source.plan_sigma), bins_for_noise(n, source.rank_noise())) if private else N_BINS
     levels = np.concatenate([[P_TAIL], np.arange(1, bins) / bins, [1 - P_TAIL]])
     q = np.maximum.accumulate([source.quantile(p) for p in levels])
     q[np.abs(q) < ZERO] = 0.0  # below the grid's resolution near 0: a zero
