@@ -149,7 +149,7 @@ def check_feasible(plan: PrivacyPlan, mech: Mechanisms, n: int) -> None:
         return
     cats, nums = plan.step("category domains"), plan.step("numeric quantiles")
     if mech.selected and cats is not None:
-        tau = dp_domains.selection_threshold(cats.sigma, plan.delta_selection, len(mech.selected))
+        tau = _selection_threshold(plan, cats, cats.sigma, len(mech.selected))
         if tau > n / 2:
             raise SynthesizerError(
                 f"At epsilon {plan.epsilon:g} a category must hold more than {tau:,.0f} of the {n:,} rows to be kept, "
@@ -182,6 +182,12 @@ def check_feasible(plan: PrivacyPlan, mech: Mechanisms, n: int) -> None:
         )
 
 
+def _selection_threshold(plan: PrivacyPlan, step, sigma: float, selected: int) -> float:
+    """The fewest rows a value can be kept with at the step's noise ``sigma``: round 2's threshold, for
+    a value whose rows have no other value left to find (public settings only)."""
+    return dp_domains.category_thresholds(sigma, len(step.columns), plan.delta_selection, selected)[1]
+
+
 def _epsilon_for(plan: PrivacyPlan, step, rows: float, selected: int) -> str:
     """The smallest epsilon on a public grid at which a category of ``rows`` rows would be kept."""
     mechanisms = len(plan.steps)
@@ -189,7 +195,7 @@ def _epsilon_for(plan: PrivacyPlan, step, rows: float, selected: int) -> str:
         sigma = step.sensitivity * preprocessing_noise_multiplier(
             eps, plan.delta_accounted, plan.preprocessing_share, mechanisms
         )
-        if dp_domains.selection_threshold(sigma, plan.delta_selection, selected) <= rows:
+        if _selection_threshold(plan, step, sigma, selected) <= rows:
             return f"at epsilon {eps:g} a category of {rows:,.0f} rows would be kept"
     return "even epsilon 50 would not keep a category of that size"
 
@@ -257,20 +263,30 @@ def _category_counts(df, meta, plan, mech, rng, ledger, bins: dict) -> dict[str,
         return {}
     nullable = {c: meta.columns[c].nullable for c in cols}
     if not plan.private:
-        out = dp_domains.category_domains(df, mech.selected, public, nullable, 0.0, -math.inf, rng)
+        out = dp_domains.category_domains(df, mech.selected, public, nullable, 0.0, 0.0, rng)
         ledger.add("category domains", ", ".join(cols), "exact counts (NOT PRIVATE: epsilon=None)", math.inf)
         return out
     step = plan.step("category domains")
-    tau = dp_domains.selection_threshold(step.sigma, plan.delta_selection, len(mech.selected))
-    out = dp_domains.category_domains(df, mech.selected, public, nullable, step.sigma, tau, rng)
+    out = dp_domains.category_domains(df, mech.selected, public, nullable, step.sigma, plan.delta_selection, rng)
+    detail = f"noise std {step.sigma:.1f} rows, L2 sensitivity sqrt({len(cols)}) (every domain declared: one round)"
+    if mech.selected:
+        first, select = dp_domains.category_sigmas(step.sigma, len(cols))
+        tau1, tau2 = dp_domains.category_thresholds(step.sigma, len(cols), plan.delta_selection, len(mech.selected))
+        detail = (
+            f"round 1 ({dp_domains.FIRST_ROUND_SHARE:.0%} of the step's rho): noise std {first:.1f} rows, L2 sensitivity "
+            f"sqrt({len(cols)}), a value is kept when its noisy count exceeds {tau1:.0f} rows; round 2 (the rest), over "
+            "the values round 1 did not keep: a row splits a unit of weight over them (1/sqrt(u) each of its u; L2 "
+            f"sensitivity sqrt(1 + {dp_domains.TOTAL_WEIGHT:g}^2) with each column's weight total), noise std "
+            f"{select:.1f}, kept above {tau2:.0f} (a row with one such value weighs 1, so {tau2:.0f} rows), counts "
+            "scaled back to rows by the column's rows per unit of weight"
+        )
     ledger.add(
         "category domains",
         ", ".join(cols),
         "Gaussian partition selection over all these columns at once (joint noisy counts + threshold)",
         plan.standalone_epsilon(step.noise_multiplier),
         plan.delta_selection if mech.selected else 0.0,
-        f"noise std {step.sigma:.1f} rows, L2 sensitivity sqrt({len(cols)}); a value is kept when its noisy count "
-        f"exceeds {tau:.0f} rows; composed with the other mechanisms in one PLD (epsilon shown: this step alone)",
+        f"{detail}; composed with the other mechanisms in one PLD (epsilon shown: this step alone)",
         composed=True,
     )
     return out
@@ -309,7 +325,8 @@ def _category_marginal(counts: dp_domains.CategoryCounts, categories: list, othe
     by_value = dict(zip(counts.categories, counts.counts))
     # a declared value's noisy count under the noise floor reads as 0: otherwise noise gives empty
     # values (and a value one rare row has) mass that the calibration would then hold the sampler to
-    values = [_signal(by_value.get(v), counts) for v in categories]
+    # (a selected value cleared its selection threshold, far above the floor)
+    values = [by_value[v] if counts.selected else _signal(by_value.get(v), counts) for v in categories]
     low = [by_value.get(v) or 0.0 for v, signal in zip(categories, values) if signal == 0.0]
     if other_slot and low:
         # ... but together they are signal: the sum of their noisy counts estimates the rows they hold
@@ -319,7 +336,9 @@ def _category_marginal(counts: dp_domains.CategoryCounts, categories: list, othe
         # that occur, while a declared numeric range's far bins are often empty.
         pooled = max(float(sum(low)), 0.0) / len(low)
         values = [pooled if v == 0.0 else v for v in values]
-    slots = values + ([_signal(counts.other, counts)] if other_slot else []) + [_signal(counts.null, counts)]
+    # "other" is n minus every noisy count, so its noise is theirs added up
+    other = counts.other if counts.other > dp_domains.NOISE_FLOOR * counts.other_sigma else 0.0
+    slots = values + ([other] if other_slot else []) + [_signal(counts.null, counts)]
     return _normalise(slots)
 
 
@@ -346,11 +365,13 @@ def _note_categories(ledger, col, counts, n, private, plan, mech) -> None:
         "from the joint category mechanism (see 'category domains')",
         0.0,
         0.0,
-        f"{len(counts.categories)} categories kept; about {other:.1%} of rows fall in '{OTHER}'",
+        f"{len(counts.categories)} categories kept"
+        + (f" ({counts.found_later} of them by round 2)" if counts.found_later else "")
+        + f"; about {other:.1%} of rows fall in '{OTHER}'",
         composed=True,
     )
     step = plan.step("category domains")
-    tau = dp_domains.selection_threshold(step.sigma, plan.delta_selection, len(mech.selected))
+    tau = _selection_threshold(plan, step, step.sigma, len(mech.selected))
     if not counts.categories:
         warnings.warn(
             f"Column {col!r} kept no category at epsilon {plan.epsilon:g}: a value needs more than about {tau:,.0f} rows "
@@ -361,8 +382,9 @@ def _note_categories(ledger, col, counts, n, private, plan, mech) -> None:
         )
     elif other > OTHER_WARNING:
         warnings.warn(
-            f"Column {col!r}: about {other:.0%} of its rows fall in values held by fewer than ~{tau:,.0f} rows and "
-            f"become '{OTHER}' at epsilon {plan.epsilon:g}; declare its categories to keep them.",
+            f"Column {col!r}: about {other:.0%} of its rows fall in values too rare to be kept at epsilon "
+            f"{plan.epsilon:g} (a value needs at least ~{tau:,.0f} rows, more when its rows' other columns are rare "
+            f"too) and become '{OTHER}'; declare its categories to keep them.",
             SynthesizerWarning,
             stacklevel=4,
         )
