@@ -339,6 +339,7 @@ def test_category_round_two_keeps_rare_values_next_to_common_columns_and_counts_
     counts are scaled back to rows. Declared domains alone are counted in one round at the step's noise.
     The noise comes from the rng handed in."""
     from workshop_utils import dp_domains
+    from workshop_utils.encoding_fit import _category_marginal
 
     sigma, delta, k = 8.8, 1e-6, 4  # the plan's noise on taxis at epsilon 3
     one_round = dp_domains.selection_threshold(sigma, delta, k)
@@ -370,6 +371,17 @@ def test_category_round_two_keeps_rare_values_next_to_common_columns_and_counts_
     ]
     assert all(d["a"].categories == list("abcd") for d in draws)
     assert np.std([d["a"].counts[0] - 2000 for d in draws]) == pytest.approx(sigma, rel=0.15)
+    # selected from the data, every value kept: "other" (n minus the noisy counts) is read as noise,
+    # so the sampler is not sent there
+    draws = [
+        dp_domains.category_domains(
+            common, ["a", "b"], {}, {"a": False, "b": False}, 30.0, delta, np.random.default_rng(s)
+        )
+        for s in range(100)
+    ]
+    assert all(d["a"].categories == list("abc") for d in draws)
+    other = [_category_marginal(d["a"], d["a"].categories, other_slot=True)[3] for d in draws]
+    assert sum(o > 0 for o in other) <= 3, other
 
 
 def test_a_column_that_keeps_nothing_warns_and_a_table_too_small_is_refused(table):

@@ -84,7 +84,7 @@ def support_threshold(sigma: float) -> float:
 
 
 FIRST_ROUND_SHARE = 0.2  # of the category step's rho spent on round 1 (every column, frequent values)
-# Round 2 also releases, per open column, the noisy total of the weights its rows gave (scaled by this):
+# Round 2 also releases, per selected column, the noisy total of the weights its rows gave (scaled by this):
 # the ratio of rows to weight there turns the weighted counts back into rows.
 TOTAL_WEIGHT = 0.25
 
@@ -152,11 +152,7 @@ def category_domains(
     out = {}
     for c in cols:
         counts, null = first[c]
-        later, later_sigma = found.get(c, (counts.iloc[:0], 0.0))
-        out[c] = _released(pd.concat([counts, later]), null, n, c in selected, first_sigma)
-        out[c].found_later = len(later)
-        variance = first_sigma**2 * (len(counts) + (null is not None)) + later_sigma**2 * len(later)
-        out[c].other_sigma = variance**0.5
+        out[c] = _released(counts, null, n, c in selected, first_sigma, *found.get(c, (None, 0.0)))
     return out
 
 
@@ -198,10 +194,31 @@ def _second_round(values: dict, first: dict, n: int, sigma: float, tau2: float, 
     return found
 
 
-def _released(counts: pd.Series, null: float | None, n: int, selected: bool, sigma: float) -> CategoryCounts:
-    kept = sorted(counts.items(), key=lambda vc: str(vc[0]))
-    other = _other(counts, null, n)
-    return CategoryCounts([v for v, _ in kept], [float(c) for _, c in kept], null, max(other, 0.0), selected, sigma)
+def _released(
+    counts: pd.Series,
+    null: float | None,
+    n: int,
+    selected: bool,
+    sigma: float,
+    later: pd.Series | None = None,
+    later_sigma: float = 0.0,
+) -> CategoryCounts:
+    """``counts`` and ``null`` carry noise ``sigma``; ``later``: the values round 2 found (noise
+    ``later_sigma``). ``other`` is n minus all of them, so its noise is theirs summed."""
+    later = counts.iloc[:0] if later is None else later
+    every = pd.concat([counts, later])
+    kept = sorted(every.items(), key=lambda vc: str(vc[0]))
+    variance = sigma**2 * (len(counts) + (null is not None)) + later_sigma**2 * len(later)
+    return CategoryCounts(
+        [v for v, _ in kept],
+        [float(c) for _, c in kept],
+        null,
+        max(_other(every, null, n), 0.0),
+        selected,
+        sigma,
+        found_later=len(later),
+        other_sigma=variance**0.5,
+    )
 
 
 @dataclass
