@@ -725,6 +725,23 @@ def test_declared_columns_are_measured_only_where_their_counts_are_more_than_noi
         DPTVAESynthesizer(meta, measure_declared="yes")
 
 
+def test_declared_counts_next_to_a_selected_domain_are_judged_at_the_first_rounds_noise():
+    """Where a category domain is selected from the data, declared values are counted in the first round
+    only (2.2x the step's noise), so 'auto' measures them only where that noise leaves their bins signal:
+    on 2,000 rows at epsilon 1, 62 rows per bin clear 3 x 10.7 but not 3 x 24."""
+    from workshop_utils import accounting
+    from workshop_utils.encoding_fit import Mechanisms, declared_counts_hold
+
+    n, holds = 2000, []
+    for selected in ([], ["zone"]):
+        mech = Mechanisms(selected, {"segment": list("abc")}, [], ["age"])
+        plan = accounting.plan_fit(
+            1.0, dp.default_delta(n), mech.gaussian_steps(), bool(selected), 100 / n, (n // 100) * 50, 0.3
+        )
+        holds.append(declared_counts_hold(plan, mech, n))
+    assert holds == [True, False]
+
+
 def test_declared_bounds_get_quantile_bins_on_a_large_table_and_counted_uniform_bins_on_a_small_one():
     """measure_declared=True: a declared range is kept whole (nothing inside it clipped), and its
     column's marginal is measured, so the calibration can hold the sampler to it: on many rows,

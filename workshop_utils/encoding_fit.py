@@ -139,7 +139,11 @@ def declared_counts_hold(plan: PrivacyPlan, mech: Mechanisms, n: int, bins: int 
     except SynthesizerError:
         return False
     cats = plan.step("category domains")
-    return cats is None or n / bins > dp_domains.NOISE_FLOOR * cats.sigma
+    if cats is None:
+        return True
+    # next to a selected domain, declared values are counted in the first round only (its noise)
+    sigma = dp_domains.category_sigmas(cats.sigma, len(cats.columns))[0] if mech.selected else cats.sigma
+    return n / bins > dp_domains.NOISE_FLOOR * sigma
 
 
 def check_feasible(plan: PrivacyPlan, mech: Mechanisms, n: int) -> None:
