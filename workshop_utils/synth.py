@@ -4,8 +4,9 @@ What touches the real data, and how it is paid for (see ``privacy_ledger()``): o
 whole fit (``accounting``), composed by one accountant (PLD, Google's ``dp-accounting``):
 
 * **Category domains** of undeclared categorical columns, and the target's distribution: one
-  Gaussian partition selection over all those columns at once (``dp_domains``); rare values
-  fall into an ``"other"`` value. The noisy counts are kept and used.
+  Gaussian partition selection over all those columns at once, in two rounds (``dp_domains``: the
+  second weighs each row over its values the first did not keep); rare values fall into an
+  ``"other"`` value. The noisy counts are kept and used.
 * **Numeric and date columns**: bounds and bins at DP quantiles, from one located histogram over
   all of them (``dp_domains.LocatedHistogram``: a noisy hierarchical histogram on a public grid
   finds where the rows lie, a noisy histogram of cells cut there counts them); declared bounds are
