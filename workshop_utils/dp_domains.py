@@ -111,6 +111,12 @@ def category_sigmas(sigma: float, columns: int) -> tuple[float, float]:
     return sigma / FIRST_ROUND_SHARE**0.5, per_unit * ((1 + TOTAL_WEIGHT**2) / (1 - FIRST_ROUND_SHARE)) ** 0.5
 
 
+def counted_sigma(sigma: float, columns: int, selecting: bool) -> float:
+    """Noise of the null and declared counts: round 1's where some domain is selected from the data,
+    else the whole step's (nothing to select: one round)."""
+    return category_sigmas(sigma, columns)[0] if selecting else sigma
+
+
 def category_thresholds(sigma: float, columns: int, delta_selection: float, selected: int) -> tuple[float, float]:
     """(round 1 threshold in rows, round 2 threshold in weight: rows whose other columns' values were
     all kept weigh 1 each, a row with u values still open 1/sqrt(u)); each round spends half of
@@ -141,11 +147,12 @@ def category_domains(
     nulls = {c: float(values[c].isna().sum()) if nullable[c] else None for c in cols}
     if sigma == 0:
         return {c: _released(true[c], nulls[c], n, c in selected, 0.0) for c in cols}
-    if not selected:  # every domain declared: one round of counts at the step's noise
-        return {c: _released(*_noisy(true[c], nulls[c], sigma, rng), n, False, sigma) for c in cols}
-    first_sigma, select_sigma = category_sigmas(sigma, len(cols))
-    tau1, tau2 = category_thresholds(sigma, len(cols), delta_selection, len(selected))
+    first_sigma = counted_sigma(sigma, len(cols), bool(selected))
     first = {c: _noisy(true[c], nulls[c], first_sigma, rng) for c in cols}
+    if not selected:  # every domain declared: one round
+        return {c: _released(*first[c], n, False, first_sigma) for c in cols}
+    select_sigma = category_sigmas(sigma, len(cols))[1]
+    tau1, tau2 = category_thresholds(sigma, len(cols), delta_selection, len(selected))
     for c in selected:
         first[c] = (first[c][0][first[c][0] > tau1], first[c][1])
     found = _second_round(values, {c: first[c] for c in selected}, n, select_sigma, tau2, rng)
@@ -179,7 +186,7 @@ def _second_round(values: dict, first: dict, n: int, sigma: float, tau2: float, 
     cols = list(first)
     still = np.column_stack([(values[c].notna() & ~values[c].isin(first[c][0].index)).to_numpy() for c in cols])
     u = still.sum(axis=1)
-    weight = np.where(u > 0, 1.0 / np.sqrt(np.maximum(u, 1)), 0.0)
+    weight = 1.0 / np.sqrt(np.maximum(u, 1))  # (read only where u > 0)
     found = {}
     for j, c in enumerate(cols):
         rows = still[:, j]

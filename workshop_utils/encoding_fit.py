@@ -141,9 +141,9 @@ def declared_counts_hold(plan: PrivacyPlan, mech: Mechanisms, n: int, bins: int 
     cats = plan.step("category domains")
     if cats is None:
         return True
-    # next to a selected domain, declared values are counted in the first round only (its noise)
-    sigma = dp_domains.category_sigmas(cats.sigma, len(cats.columns))[0] if mech.selected else cats.sigma
-    return n / bins > dp_domains.NOISE_FLOOR * sigma
+    return n / bins > dp_domains.NOISE_FLOOR * dp_domains.counted_sigma(
+        cats.sigma, len(cats.columns), bool(mech.selected)
+    )
 
 
 def check_feasible(plan: PrivacyPlan, mech: Mechanisms, n: int) -> None:
