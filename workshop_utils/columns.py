@@ -13,7 +13,8 @@ def is_numeric(s: pd.Series) -> bool:
 
 
 def as_float(s: pd.Series) -> pd.Series:
-    """Numbers as floats, datetimes as days since 1970, anything unparseable as NaN."""
+    """Numbers as floats, datetimes as days since 1970 (fractional: the time of day kept), anything
+    unparseable as NaN."""
     if pd.api.types.is_datetime64_any_dtype(s):
-        return (s - pd.Timestamp("1970-01-01")).dt.days.astype("float64")
+        return ((s - pd.Timestamp("1970-01-01")) / pd.Timedelta(days=1)).astype("float64")
     return pd.to_numeric(s, errors="coerce").astype("float64")

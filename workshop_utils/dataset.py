@@ -28,6 +28,7 @@ DEFAULT_SPEC = REPO_ROOT / "datasets" / "bank_customers.yaml"
 TASKS = ("classification", "regression")
 ROLES = ("categorical", "numerical", "datetime", "boolean", "id", "excluded")
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+_RULE_RE = re.compile(r"^\s*(\S+)\s*<=\s*(\S+)\s*$")
 _FIELDS = (
     "name",
     "description",
@@ -36,6 +37,7 @@ _FIELDS = (
     "task",
     "also_predict",
     "roles",
+    "inequalities",
     "cleaning_job",
     "dictionary",
     "pii_policy",
@@ -85,6 +87,7 @@ class DatasetSpec:
     description: str = ""
     also_predict: dict[str, str] = field(default_factory=dict)  # more downstream targets: column -> task
     roles: dict[str, str] = field(default_factory=dict)  # clean column name -> role
+    inequalities: list[str] = field(default_factory=list)  # declared rules "low <= high", e.g. "pickup <= dropoff"
     cleaning_job: str | None = None  # None: inferred from the raw table at run time, written out for review
     dictionary: str | None = None  # data dictionary JSON: which columns identify people
     pii_policy: dict[str, Any] = field(default_factory=dict)  # merged over deid.DEFAULT_POLICY
@@ -107,6 +110,17 @@ class DatasetSpec:
             raise DatasetError(f"{where}: unknown role(s) {bad}; roles are {', '.join(ROLES)}.")
         if self.target in self.roles:
             raise DatasetError(f"{where}: the target {self.target!r} must not also be given a role.")
+        bad_rules = [r for r in self.inequalities if not isinstance(r, str) or not _RULE_RE.match(r)]
+        if not isinstance(self.inequalities, list) or bad_rules:
+            raise DatasetError(
+                f"{where}: inequalities must be a list of 'low <= high' rules (e.g. 'pickup <= dropoff'), "
+                f"got {bad_rules or self.inequalities!r}."
+            )
+
+    @property
+    def inequality_pairs(self) -> list[tuple[str, str]]:
+        """(low, high) of each declared rule."""
+        return [tuple(_RULE_RE.match(r).groups()) for r in self.inequalities]
 
     @property
     def tables(self) -> Tables:
@@ -226,7 +240,14 @@ def init_dataset(
         "# (a DP fit refuses an unreviewed inferred job). Category lists marked `public: false` are not\n"
         "# declared public until you check them and set `public: true`.\n" + job_to_yaml(job)
     )
-    out.write_text(spec.to_yaml())
+    times = [c for c, t in types.items() if t in ("date", "timestamp")]
+    hint = (
+        "# Rules every row keeps by design (never read from the rows), e.g. an end never before its start:\n"
+        f'# inequalities: ["{times[0]} <= {times[1]}"]\n'
+        if len(times) >= 2
+        else ""
+    )
+    out.write_text(spec.to_yaml() + hint)
     return out.resolve(), job_path.resolve()
 
 

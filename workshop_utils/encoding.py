@@ -25,6 +25,7 @@ N_BINS = 32
 MAX_INTEGER_BINS = 64
 OTHER = "other"
 EPOCH = pd.Timestamp("1970-01-01")
+SECONDS_PER_DAY = 86_400
 
 
 @dataclass
@@ -50,6 +51,13 @@ class ColumnEncoding:
         if self.kind == "boolean":
             return 3
         return self.n_bins + 1
+
+    @property
+    def time_of_day(self) -> bool:
+        """A timestamp binned by day: the sampler draws its time of day uniformly (a date has none).
+        Not learned: under DP noise a learned position shrank to mid-day (taxis, eps 3: hour-of-day
+        exp(-KL) 0.41, against 0.89 for uniform times and 0.98 for the training rows)."""
+        return self.kind == "datetime" and self.integer_bins and not self.integer
 
     @property
     def has_position(self) -> bool:
@@ -89,7 +97,9 @@ class ColumnEncoding:
             return idx, None
         x = to_float(s, self.kind)
         missing = np.isnan(x)
-        x = np.clip(np.where(missing, self.lo, x), self.lo, self.hi)
+        x = np.clip(np.where(missing, self.lo, x), self.lo, self.hi + (1 - 1e-9 if self.time_of_day else 0))
+        if self.time_of_day:  # a bin per day, whatever the time
+            return np.where(missing, null_slot, (np.floor(x) - self.lo).astype(np.int64)), None
         if self.integer_bins:
             idx = np.rint(x - self.lo).astype(np.int64)
             return np.where(missing, null_slot, idx), None
@@ -112,6 +122,8 @@ class ColumnEncoding:
             return _restore_dtype(out, self)
         if self.integer_bins:
             x = self.lo + idx.astype(float)
+            if self.time_of_day and pos is not None:  # pos: the sampler's uniform draw in [-1, 1]
+                x = x + np.minimum((pos + 1) / 2, 1 - 1 / SECONDS_PER_DAY)
         else:
             e = self.edges()
             b = np.clip(idx, 0, self.n_bins - 1)
@@ -123,8 +135,10 @@ class ColumnEncoding:
                     x = np.clip(x, raw[b] + 0.5, np.maximum(raw[b + 1] - 0.5, raw[b] + 0.5))
                 atoms = e[b + 1] == e[b]
                 x[atoms] = raw[b[atoms]]
-        if self.integer or self.kind == "datetime":
+        if self.integer:
             x = np.rint(x)
+        elif self.kind == "datetime":  # a timestamp: to the second
+            x = np.rint(x * SECONDS_PER_DAY) / SECONDS_PER_DAY
         x = np.where(null, np.nan, x)
         return _restore_dtype(pd.Series(x), self)
 
@@ -140,7 +154,7 @@ def to_float(s: pd.Series, kind: str = "numerical") -> np.ndarray:
 def _restore_dtype(s: pd.Series, enc: ColumnEncoding) -> pd.Series:
     s = s.rename(enc.name)
     if enc.kind == "datetime":
-        return (EPOCH + pd.to_timedelta(s, unit="D")).astype("datetime64[ns]")
+        return (EPOCH + pd.to_timedelta(np.rint(s * SECONDS_PER_DAY), unit="s")).astype("datetime64[ns]")
     dtype = enc.dtype
     if enc.kind == "boolean":
         return s.astype("boolean") if dtype != "bool" else s.astype(bool)

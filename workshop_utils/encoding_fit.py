@@ -401,7 +401,7 @@ def _numeric_encoding(enc: ColumnEncoding, cm, source, n: int, ledger: PrivacyLe
             f"Column {enc.name!r}: no range of values holds enough rows to be seen under DP noise at this epsilon. "
             "Declare its bounds (meta.set_bounds) or exclude it."
         )
-    enc.integer = bool(cm.integer) or enc.kind == "datetime"
+    enc.integer = bool(cm.integer)  # a datetime: a date (whole days)
     # as many bins as the plan's tree noise supports, or more where the counted cells' rank noise does
     # (taxis, validation split: eps 1 5 -> 7-8 bins, eps 3 14 -> 14-16, fidelity +0.012; bank, diamonds: 32)
     bins = max(quantile_bins(n, source.plan_sigma), bins_for_noise(n, source.rank_noise())) if private else N_BINS
@@ -417,7 +417,7 @@ def _numeric_encoding(enc: ColumnEncoding, cm, source, n: int, ledger: PrivacyLe
         # the DP tails stay edges and the bounds become two more: bins of ~0.1% of the rows each
         # out there, not one bin from the bound to the 3% quantile (values spread over a wide bin)
         q = np.concatenate([[lo] if lo < q[0] else [], q, [hi] if hi > q[-1] else []])
-    if enc.integer:  # an estimate inside [k, k + 1) is the integer k's mass
+    if enc.integer or enc.kind == "datetime":  # an estimate inside [k, k + 1) is the integer k's (day's) mass
         q = np.floor(q + 1e-9)
         if q[-1] - q[0] + 1 <= MAX_INTEGER_BINS:
             enc.integer_bins, enc.n_bins = True, int(q[-1] - q[0] + 1)
@@ -488,8 +488,8 @@ def _snap(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
 def _declared_encoding(enc: ColumnEncoding, cm, ledger: PrivacyLedger, counted: bool = True) -> None:
     """Declared public bounds: uniform bins on a transform chosen from them, nothing read from the rows."""
     enc.lo, enc.hi = float(cm.bounds[0]), float(cm.bounds[1])
-    enc.integer = bool(cm.integer) or enc.kind == "datetime"
-    if enc.integer and enc.hi - enc.lo + 1 <= MAX_INTEGER_BINS:
+    enc.integer = bool(cm.integer)  # a datetime: a date (whole days)
+    if (enc.integer or enc.kind == "datetime") and enc.hi - enc.lo + 1 <= MAX_INTEGER_BINS:  # a bin per day
         enc.lo, enc.hi = math.floor(enc.lo), math.ceil(enc.hi)
         enc.integer_bins, enc.n_bins = True, int(enc.hi - enc.lo + 1)
     else:

@@ -45,11 +45,12 @@ class MetadataError(ValueError):
 class ColumnMeta:
     role: str
     kind: str = "categorical"  # how a target is modeled: categorical, boolean or numerical
-    integer: bool = False  # numerical columns: round outputs to integers
+    integer: bool = False  # numerical: round outputs to integers; datetime: whole days (a date, no time)
     bounds: list[float] | None = None  # declared public [low, high]
     categories: list[Any] | None = None  # declared public category list
     task: str | None = None  # target only
     nullable: bool = True  # may the column be null? Declared, never read from the data
+    above: str | None = None  # declared: never below this column in any row (modeled as the gap from it)
 
     def modeled_kind(self) -> str:
         """categorical, boolean, numerical or datetime: how the column is encoded."""
@@ -70,7 +71,9 @@ class TableMetadata:
         before fitting: free-text columns, for example, are better ``excluded``.
 
         ``types`` maps columns to workshop types (string, int, float, bool, date, timestamp,
-        category), as the catalog and the cleaning job declare them."""
+        category), as the catalog and the cleaning job declare them. A ``timestamp`` keeps its time of
+        day (to the second); a ``date``, and a datetime column with no declared type, is whole days
+        (``set_integer(column, False)`` makes it a timestamp)."""
         if df.shape[1] == 0:
             raise MetadataError("Cannot detect metadata of a table with no columns.")
         unknown = sorted(set(types or {}) - set(df.columns))
@@ -108,7 +111,7 @@ class TableMetadata:
         """Declare public bounds; values outside are clipped to them before training."""
         self._require(column)
         if self.columns[column].modeled_kind() == "datetime":  # dates -> days since 1970
-            low, high = ((pd.Timestamp(v) - pd.Timestamp("1970-01-01")).days for v in (low, high))
+            low, high = ((pd.Timestamp(v) - pd.Timestamp("1970-01-01")) / pd.Timedelta(days=1) for v in (low, high))
         if not (pd.notna(low) and pd.notna(high) and float(low) < float(high)):
             raise MetadataError(f"Bounds for {column!r} need low < high, got ({low}, {high}).")
         if self.columns[column].modeled_kind() not in ("numerical", "datetime"):
@@ -126,12 +129,54 @@ class TableMetadata:
         return self
 
     def set_integer(self, column: str, integer: bool = True) -> TableMetadata:
-        """Declare a numerical column integer-valued (outputs are rounded)."""
+        """Declare a numerical column integer-valued (outputs are rounded), or a datetime column a date
+        (whole days; a timestamp keeps its time of day to the second)."""
         self._require(column)
-        if self.columns[column].modeled_kind() != "numerical":
-            raise MetadataError(f"Only numerical columns can be integer; {column!r} is {self.columns[column].role}.")
+        if self.columns[column].modeled_kind() not in ("numerical", "datetime"):
+            raise MetadataError(
+                f"Only numerical or datetime columns can be integer; {column!r} is {self.columns[column].role}."
+            )
         self.columns[column].integer = bool(integer)
         return self
+
+    def set_inequality(self, low: str, high: str) -> TableMetadata:
+        """Declare that ``high`` is never below ``low`` in a row (a drop-off after its pick-up, a
+        discharge after its admission). The synthesizer then models ``high`` as its gap from ``low``
+        and outputs ``low + max(gap, 0)``: every synthetic row keeps the rule, and the pair's
+        relation is learned as one number. A rule of the schema, declared, never read from the rows;
+        ``high``'s declared bounds (if any) still clip it. ``set_inequality(None, high)`` removes it."""
+        self._require(high)
+        if low is None:
+            self.columns[high].above = None
+            return self
+        self._require(low)
+        problem = self._inequality_problem(low, high)
+        if problem:
+            raise MetadataError(f"Cannot declare {high!r} >= {low!r}: {problem}.")
+        self.columns[high].above = low
+        return self
+
+    def _inequality_problem(self, low: str, high: str) -> str | None:
+        lo, hi = self.columns[low], self.columns[high]
+        if low == high:
+            return "a column cannot be its own lower column"
+        if hi.role not in ("numerical", "datetime"):
+            return f"{high!r} is {hi.role}; only a numerical or datetime column (not the target) can be the higher one"
+        if lo.role not in MODELED or lo.modeled_kind() != hi.modeled_kind():
+            return (
+                f"{low!r} must be a modeled column of the same kind as {high!r} ({hi.modeled_kind()}), "
+                f"and it is {lo.role}" + (f" ({lo.modeled_kind()})" if lo.role in MODELED else "")
+            )
+        if not hi.nullable and lo.nullable:
+            return f"{high!r} is declared never null, so {low!r} must be too (set_nullable({low!r}, False))"
+        if lo.above is not None:
+            return (
+                f"{low!r} is itself declared >= {lo.above!r}; chains are not supported, declare both from {lo.above!r}"
+            )
+        higher = [c for c, m in self.columns.items() if m.above == high]
+        if higher:
+            return f"{higher} are declared >= {high!r}; chains are not supported"
+        return None
 
     def set_categories(self, column: str, categories: list[Any]) -> TableMetadata:
         """Declare the public category list; other values become the 'other' category."""
@@ -171,6 +216,10 @@ class TableMetadata:
             raise MetadataError(f"Target {self.target!r} has no values.")
         if not self.modeled:
             raise MetadataError("No column to model: every column is id or excluded.")
+        for high, m in self.columns.items():
+            problem = m.above is not None and self._inequality_problem(m.above, high)
+            if problem:
+                raise MetadataError(f"The declared rule {high!r} >= {m.above!r} no longer holds: {problem}.")
         declared_not_null = [c for c in self.modeled if not self.columns[c].nullable and df[c].isna().any()]
         if declared_not_null:
             raise MetadataError(
@@ -258,7 +307,7 @@ _TYPE_ROLES = {
     "int": ColumnMeta("numerical", integer=True),
     "float": ColumnMeta("numerical"),
     "bool": ColumnMeta("boolean"),
-    "date": ColumnMeta("datetime"),
+    "date": ColumnMeta("datetime", integer=True),
     "timestamp": ColumnMeta("datetime"),
     "category": ColumnMeta("categorical"),
     "string": ColumnMeta("categorical"),
@@ -297,8 +346,8 @@ def _from_dtype(s: pd.Series) -> ColumnMeta:
     dtype = s.dtype
     if isinstance(dtype, pd.BooleanDtype):
         return ColumnMeta("boolean")
-    if pd.api.types.is_datetime64_any_dtype(dtype):
-        return ColumnMeta("datetime")
+    if pd.api.types.is_datetime64_any_dtype(dtype):  # dates or timestamps: the dtype cannot say
+        return ColumnMeta("datetime", integer=True)
     if pd.api.types.is_bool_dtype(dtype):
         return ColumnMeta("categorical")
     if pd.api.types.is_numeric_dtype(dtype):

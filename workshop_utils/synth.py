@@ -51,7 +51,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from . import accounting, conditioning, dp
+from . import accounting, conditioning, dp, inequalities
 from .accounting import PrivacyPlan
 from .budget import PrivacyBudget
 from .calibration import marginal_offsets
@@ -243,7 +243,7 @@ class DPTVAESynthesizer:
         self.plan_ = plan
         if condition_table:
             try:
-                cells = conditioning.max_cells(self.metadata, condition_table)
+                cells = conditioning.max_cells(self._modeling_metadata(), condition_table)
             except ValueError as exc:
                 raise SynthesizerError(f"{exc}, or leave it out of condition_on.") from None
             if cells > conditioning.MAX_CELLS:
@@ -263,8 +263,10 @@ class DPTVAESynthesizer:
         self.columns_ = list(df.columns)
         self.dtypes_ = {c: output_dtype(self.metadata.columns[c], str(df[c].dtype)) for c in df.columns}
         self._ledger_preamble(n)
+        gaps = {high: "float64" for high in inequalities.pairs(self.metadata)}  # modeled as high - low
+        df = inequalities.to_gaps(self.metadata, df)
         encodings, self.marginals_ = fit_encodings(
-            df, self.metadata, self.dtypes_, self.plan_, mechanisms, rng, self.ledger_
+            df, self._modeling_metadata(), self.dtypes_ | gaps, self.plan_, mechanisms, rng, self.ledger_
         )
         self.encodings_ = self._order(encodings)
         data = self._encode(df)
@@ -367,17 +369,21 @@ class DPTVAESynthesizer:
         self, condition_table: list[str], n: int, delta: float, measure: bool
     ) -> tuple[Mechanisms, accounting.PrivacyPlan]:
         """What the preprocessing measures, and the budget planned for it (public settings only)."""
-        mechanisms = Mechanisms.for_metadata(self.metadata, condition_table, measure_declared=measure)
+        mechanisms = Mechanisms.for_metadata(self._modeling_metadata(), condition_table, measure_declared=measure)
         plan = self._plan(mechanisms, n, delta)
         if not tree_resolves(plan, mechanisms, n):
             # Too few rows for the tree to place as many bins as uniform ones between declared bounds
             # would have (measured: taxis, 3,800 rows, 12 noisy quantile bins): bounded columns get
             # uniform bins, whose counts cost a share of the joint count mechanism instead.
             mechanisms = Mechanisms.for_metadata(
-                self.metadata, condition_table, bounded_in_tree=False, measure_declared=measure
+                self._modeling_metadata(), condition_table, bounded_in_tree=False, measure_declared=measure
             )
             plan = self._plan(mechanisms, n, delta)
         return mechanisms, plan
+
+    def _modeling_metadata(self) -> TableMetadata:
+        """The metadata the model sees (a column declared never below another is its gap from it)."""
+        return inequalities.modeling_metadata(self.metadata)
 
     def _plan(self, mechanisms: Mechanisms, n: int, delta: float) -> accounting.PrivacyPlan:
         """The whole budget, planned from public settings before any row is read."""
@@ -498,6 +504,20 @@ class DPTVAESynthesizer:
             self.metadata.validate(df)
         except MetadataError as exc:
             raise SynthesizerError(str(exc)) from None
+        gaps = inequalities.pairs(self.metadata)
+        for col in [*self.condition_on, *self.also_predict]:
+            if col in gaps:
+                raise SynthesizerError(
+                    f"{col!r} is modeled as its gap from {gaps[col]!r} (declared {col} >= {gaps[col]}): it cannot be "
+                    f"conditioned on or predicted; use {gaps[col]!r}, or remove the rule (meta.set_inequality(None, {col!r}))."
+                )
+        unmatched = inequalities.rows_without_low(self.metadata, df)
+        if unmatched:
+            raise SynthesizerError(
+                f"Declared rule(s) with rows that have the higher value but not the lower one: {unmatched}. The gap "
+                "cannot be modeled there: fill or null those values in the cleaning job, or remove the rule "
+                "(meta.set_inequality(None, column))."
+            )
         empty = [c for c in self.metadata.modeled if df[c].isna().all()]
         if empty:
             # Not excluded silently: which columns are empty is a fact about the rows, so the owner decides.
@@ -755,6 +775,8 @@ class DPTVAESynthesizer:
                     pos = torch.clamp(torch.tanh(recon[:, enc.slots]) + noise, -1, 1)
                 x[:, st + enc.slots] = pos.to(self.device_)
                 k += 1
+            elif enc.time_of_day:  # not modeled: a uniform time in the drawn day (ColumnEncoding.time_of_day)
+                pos = torch.rand(m, generator=generator) * 2 - 1
             out[enc.name] = (idx.numpy(), None if pos is None else pos.numpy())
         return out, offsets
 
@@ -776,7 +798,8 @@ class DPTVAESynthesizer:
         with torch.no_grad():
             for start in range(0, n, 20_000):
                 drawn, _ = self._draw(min(20_000, n - start), generator, fixed)
-                parts.append(pd.DataFrame({enc.name: enc.decode(*drawn[enc.name]) for enc in self.encodings_}))
+                frame = pd.DataFrame({enc.name: enc.decode(*drawn[enc.name]) for enc in self.encodings_})
+                parts.append(inequalities.from_gaps(self.metadata, frame, self.dtypes_))
         self.model_.train()
         return pd.concat(parts, ignore_index=True)
 

@@ -12,8 +12,8 @@ from .. import catalog, cleaning, splits
 from ..budget import DEFAULT_CAP, PrivacyBudget, bytes_fingerprint
 from ..catalog import CatalogEntry
 from ..config import Settings
-from ..dataset import DatasetSpec
-from ..metadata import MODELED, TableMetadata
+from ..dataset import DatasetError, DatasetSpec
+from ..metadata import MODELED, MetadataError, TableMetadata
 from ..sdv_baseline import SDVBaseline
 from ..storage import S3Store
 from ..synth import DPTVAESynthesizer
@@ -157,6 +157,13 @@ def metadata_for(
             meta.set_role(col, role)
     meta.set_role(spec.target, "target", task=spec.task)
     declared = declare_public_from_job(meta, job, list(table.columns))
+    for low, high in spec.inequality_pairs:  # a rule on a column the cleaning job dropped is moot
+        if low in meta.columns and high in meta.columns:
+            try:
+                meta.set_inequality(low, high)
+            except MetadataError as exc:
+                raise DatasetError(f"Dataset spec {spec.name!r}, inequalities: {exc}") from None
+            declared.append(f"{high}: never below {low} (spec rule '{low} <= {high}'), modeled as the gap")
     return meta, declared
 
 

@@ -1,0 +1,159 @@
+"""Timestamps keep their time of day; a declared inequality (a drop-off after its pick-up) holds in
+every synthetic row and its gap is learned."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from workshop_utils.dataset import DatasetError, DatasetSpec, init_dataset, load_spec
+from workshop_utils.metadata import MetadataError, TableMetadata
+from workshop_utils.stages import train_dp_tvae
+from workshop_utils.synth import DPTVAESynthesizer, SynthesizerError
+
+
+def trips(n: int = 3000, seed: int = 0) -> pd.DataFrame:
+    """Taxi-like trips: pick-ups over a month (mostly daytime), drop-offs minutes later."""
+    rng = np.random.default_rng(seed)
+    day = rng.integers(0, 30, n)
+    seconds = np.clip(rng.normal(14 * 3600, 4 * 3600, n), 0, 86_399).astype(int)
+    pickup = pd.Timestamp("2019-03-01") + pd.to_timedelta(day, unit="D") + pd.to_timedelta(seconds, unit="s")
+    minutes = rng.lognormal(np.log(11), 0.6, n)
+    distance = (minutes * rng.uniform(0.15, 0.35, n)).round(2)
+    return pd.DataFrame(
+        {
+            "pickup": pickup,
+            "dropoff": pickup + pd.to_timedelta(np.rint(minutes * 60), unit="s"),
+            "booked": (pickup - pd.to_timedelta(rng.integers(0, 5, n), unit="D")).normalize(),
+            "distance": distance,
+            "fare": (2.5 + 2.5 * distance + rng.normal(0, 0.5, n)).round(2),
+            "payment": rng.choice(["card", "cash"], n, p=[0.7, 0.3]),
+        }
+    )
+
+
+def trip_meta(df: pd.DataFrame, rule: bool = True) -> TableMetadata:
+    meta = TableMetadata.detect(
+        df, types={"pickup": "timestamp", "dropoff": "timestamp", "booked": "date", "distance": "float"}
+    )
+    for col in df.columns:
+        meta.set_nullable(col, False)
+    if rule:
+        meta.set_inequality("pickup", "dropoff")
+    return meta
+
+
+def fit(df: pd.DataFrame, meta: TableMetadata, **kw) -> DPTVAESynthesizer:
+    kw = {"epsilon": 3.0, "epochs": 30, "batch_size": 300, "progress": False, "seed": 0} | kw
+    return DPTVAESynthesizer(meta, **kw).fit(df)
+
+
+def minutes(df: pd.DataFrame) -> pd.Series:
+    return (df["dropoff"] - df["pickup"]).dt.total_seconds() / 60
+
+
+def test_timestamps_keep_the_time_of_day_and_dates_stay_whole_days():
+    df = trips()
+    out = fit(df, trip_meta(df, rule=False), epsilon=None).sample(3000)
+    assert out["pickup"].dtype.kind == "M" and out["booked"].dtype.kind == "M"
+    hours = out["pickup"].dt.hour + out["pickup"].dt.minute / 60
+    assert (out["pickup"] == out["pickup"].dt.normalize()).mean() < 0.01  # not all at midnight any more
+    assert 11 < hours.mean() < 17 and hours.std() > 2  # a day's spread around the afternoon
+    assert (out["pickup"].dt.microsecond == 0).all() and (out["pickup"].dt.nanosecond == 0).all()  # to the second
+    assert (out["booked"] == out["booked"].dt.normalize()).all()  # a date has no time
+    assert out["pickup"].between("2019-03-01", "2019-04-01").all()
+
+
+def test_a_declared_inequality_holds_in_every_row_and_its_gap_is_learned_at_the_same_epsilon():
+    df = trips()
+    real = minutes(df)
+    ruled = fit(df, trip_meta(df))
+    free = fit(df, trip_meta(df, rule=False))
+    out, loose = ruled.sample(3000), free.sample(3000)
+    got = minutes(out)
+    # without the rule the two columns are two coarse day bins each: many trips end before they begin
+    assert (minutes(loose) < 0).mean() > 0.2 and minutes(loose).abs().median() > 60
+    # with it, none does, and the trips last what real ones do
+    assert (got >= 0).all()
+    assert got.median() == pytest.approx(real.median(), rel=0.15)
+    assert got.quantile(0.9) == pytest.approx(real.quantile(0.9), rel=0.2)
+    assert out["dropoff"].dtype.kind == "M" and (out["dropoff"].dt.nanosecond == 0).all()
+    # the same mechanisms at the same noise: the rule changes what is modeled, not what is paid
+    assert [s.name for s in ruled.plan_.steps] == [s.name for s in free.plan_.steps]
+    assert ruled.plan_.sgd_noise_multiplier == pytest.approx(free.plan_.sgd_noise_multiplier)
+    assert ruled.epsilon_spent <= 3.0 + 1e-9
+    enc = {e.name: e for e in ruled.encodings_}
+    assert enc["dropoff"].kind == "numerical" and enc["dropoff"].hi < 1  # a gap of minutes, in days
+
+
+def test_a_saved_model_keeps_the_rule_and_numbers_obey_it_too(tmp_path):
+    rng = np.random.default_rng(1)
+    n = 1200
+    low = rng.integers(0, 50, n)
+    df = pd.DataFrame({"low": low, "high": low + rng.integers(0, 8, n), "g": rng.choice(["a", "b"], n)})
+    meta = TableMetadata.detect(df, types={"low": "int", "high": "int"})
+    meta.set_nullable("low", False).set_nullable("high", False).set_inequality("low", "high")
+    synth = fit(df, meta, epsilon=None, epochs=5, batch_size=200)
+    loaded = DPTVAESynthesizer.load(synth.save(tmp_path / "m.pt"))
+    out = loaded.sample(2000)
+    assert loaded.metadata.columns["high"].above == "low"
+    assert (out["high"] >= out["low"]).all() and out["high"].dtype == np.int64
+    assert TableMetadata.from_json(meta.to_json()).columns["high"].above == "low"
+
+
+def test_bad_inequalities_are_refused_with_what_to_do():
+    df = trips(400)
+    meta = trip_meta(df, rule=False)
+    with pytest.raises(MetadataError, match="own lower column"):
+        meta.set_inequality("pickup", "pickup")
+    with pytest.raises(MetadataError, match="only a numerical or datetime column"):
+        meta.set_inequality("pickup", "payment")
+    with pytest.raises(MetadataError, match="same kind"):
+        meta.set_inequality("distance", "dropoff")
+    with pytest.raises(MetadataError, match="not in the metadata"):
+        meta.set_inequality("start", "dropoff")
+    meta.set_inequality("pickup", "dropoff")
+    with pytest.raises(MetadataError, match="chains are not supported"):
+        meta.set_inequality("dropoff", "booked")
+    meta.set_nullable("pickup", True)
+    with pytest.raises(SynthesizerError, match="never null, so 'pickup' must be too"):
+        fit(df, meta, epochs=1)
+    meta.set_nullable("pickup", False)
+    with pytest.raises(SynthesizerError, match="cannot be conditioned on"):
+        fit(df, meta, epochs=1, condition_on=["dropoff"])
+    meta.set_inequality(None, "dropoff")
+    assert meta.columns["dropoff"].above is None
+
+
+def test_rows_with_the_higher_value_but_not_the_lower_are_refused_before_anything_is_spent():
+    df = trips(400)
+    df["pickup"] = df["pickup"].mask(df.index < 3)
+    meta = trip_meta(df, rule=False)
+    meta.set_nullable("pickup", True).set_nullable("dropoff", True).set_inequality("pickup", "dropoff")
+    with pytest.raises(SynthesizerError, match=r"'dropoff >= pickup': 3\b.*fill or null those values"):
+        fit(df, meta, epochs=1)
+
+
+def test_a_dataset_spec_declares_its_rules_and_refuses_malformed_ones():
+    df = trips(200)
+    types = {"pickup": "timestamp", "dropoff": "timestamp", "booked": "date", "distance": "float"}
+    base = {"name": "trips", "source": "trips.csv", "target": "payment", "task": "classification"}
+    spec = DatasetSpec(**base, inequalities=["pickup <= dropoff", "booked <= gone"])  # gone: dropped by the job
+    meta, declared = train_dp_tvae.metadata_for(spec, df, {"steps": []}, types)
+    assert meta.columns["dropoff"].above == "pickup" and any("never below pickup" in d for d in declared)
+    assert "pickup <= dropoff" in spec.to_yaml()
+    with pytest.raises(DatasetError, match="'low <= high' rules"):
+        DatasetSpec(**base, inequalities=["pickup < dropoff"])
+    with pytest.raises(DatasetError, match="inequalities: Cannot declare 'payment' >= 'pickup'"):
+        train_dp_tvae.metadata_for(DatasetSpec(**base, inequalities=["pickup <= payment"]), df, {"steps": []}, types)
+
+
+def test_init_dataset_suggests_a_rule_for_two_datetime_columns_and_the_spec_still_loads(tmp_path):
+    csv = tmp_path / "trips.csv"
+    df = trips(200)
+    df.assign(pickup=df["pickup"].astype(str), dropoff=df["dropoff"].astype(str)).to_csv(csv, index=False)
+    spec_path, _ = init_dataset(csv, "payment")
+    text = spec_path.read_text()
+    assert '# inequalities: ["pickup <= dropoff"]' in text  # a suggestion, commented out: the owner decides
+    assert load_spec(spec_path).inequalities == []
+    spec_path.write_text(text.replace("# inequalities", "inequalities"))
+    assert load_spec(spec_path).inequality_pairs == [("pickup", "dropoff")]
