@@ -103,7 +103,8 @@ def shares(synth: DPTVAESynthesizer, train: pd.DataFrame, test: pd.DataFrame, ou
         if enc.kind in ("numerical", "datetime"):
             x = to_float(test[col], enc.kind)
             x = x[~np.isnan(x)]
-            clipped.append(float(((x < enc.lo) | (x > enc.hi)).mean()) if len(x) else 0.0)
+            hi = enc.hi + 1 if enc.time_of_day else enc.hi  # a timestamp's last bin is its whole last day
+            clipped.append(float(((x < enc.lo) | (x >= hi if enc.time_of_day else x > hi)).mean()) if len(x) else 0.0)
         if train[col].notna().all():
             nulls.append(float(out[col].isna().mean()))
     mean = lambda v: float(np.mean(v)) if v else 0.0  # noqa: E731
