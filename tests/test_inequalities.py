@@ -1,14 +1,20 @@
 """Timestamps keep their time of day; a declared inequality (a drop-off after its pick-up) holds in
 every synthetic row and its gap is learned."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
+from workshop_utils import cleaning
 from workshop_utils.dataset import DatasetError, DatasetSpec, init_dataset, load_spec
 from workshop_utils.metadata import MetadataError, TableMetadata
 from workshop_utils.stages import train_dp_tvae
 from workshop_utils.synth import DPTVAESynthesizer, SynthesizerError
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "datasets"
 
 
 def trips(n: int = 3000, seed: int = 0) -> pd.DataFrame:
@@ -157,3 +163,18 @@ def test_init_dataset_suggests_a_rule_for_two_datetime_columns_and_the_spec_stil
     assert load_spec(spec_path).inequalities == []
     spec_path.write_text(text.replace("# inequalities", "inequalities"))
     assert load_spec(spec_path).inequality_pairs == [("pickup", "dropoff")]
+
+
+@pytest.mark.skipif(not (SHARED / "taxis.csv").exists(), reason=f"{SHARED} (the public tables) is absent")
+def test_the_taxis_spec_walks_its_rule_and_times_into_the_synthetic_trips():
+    """datasets/taxis.yaml as notebook 04 reads it: the reviewed job's types, the spec's rule."""
+    spec = load_spec(REPO / "datasets" / "taxis.yaml")
+    job = cleaning.load_job(spec.resolve(spec.cleaning_job))
+    raw = pd.read_csv(spec.source_path(), dtype=str, keep_default_na=False, na_values=[""])
+    table = cleaning.run_job(raw, job).table.sample(2000, random_state=0)
+    types = {m["target"]: m["type"] for m in job["steps"][0]["ApplyMapping"]["mappings"]}
+    meta, declared = train_dp_tvae.metadata_for(spec, table, job, types)
+    assert any("dropoff: never below pickup" in d for d in declared)
+    out = DPTVAESynthesizer(meta, epsilon=3.0, epochs=3, batch_size=500, progress=False).fit(table).sample(2000)
+    assert (out["dropoff"] >= out["pickup"]).all()
+    assert (out["pickup"] != out["pickup"].dt.normalize()).mean() > 0.9  # times of day, not midnights
