@@ -103,8 +103,7 @@ def shares(synth: DPTVAESynthesizer, train: pd.DataFrame, test: pd.DataFrame, ou
         if enc.kind in ("numerical", "datetime"):
             x = to_float(test[col], enc.kind)
             x = x[~np.isnan(x)]
-            hi = enc.hi + 1 if enc.time_of_day else enc.hi  # a timestamp's last bin is its whole last day
-            clipped.append(float(((x < enc.lo) | (x >= hi if enc.time_of_day else x > hi)).mean()) if len(x) else 0.0)
+            clipped.append(float(((x < enc.lo) | (x > enc.top)).mean()) if len(x) else 0.0)
         if train[col].notna().all():
             nulls.append(float(out[col].isna().mean()))
     mean = lambda v: float(np.mean(v)) if v else 0.0  # noqa: E731
@@ -123,13 +122,17 @@ def ceiling(synth: DPTVAESynthesizer, train: pd.DataFrame, test: pd.DataFrame, c
     DP domain cannot reveal them). Numbers and dates stay exact, so up to sampling noise this is an
     upper bound: where it is under a goal, no model can meet that goal at this epsilon with nothing
     declared."""
-    oracle = train[columns].copy()
-    for enc in synth.encodings_:
-        if enc.kind == "categorical":
-            kept = set(enc.categories)
-            oracle[enc.name] = [v if pd.isna(v) or v in kept else OTHER for v in oracle[enc.name].astype(object)]
-    fid = fidelity_score(test, oracle, columns, pairs=True, max_pairs=150)
+    kept = {enc.name: set(enc.categories) for enc in synth.encodings_ if enc.kind == "categorical"}
+    fid = ceiling_of(train[columns], test, kept)
     return {"ceiling": fid["overall"], "ceiling_pairs": fid["pairs_overall"]}
+
+
+def ceiling_of(train: pd.DataFrame, test: pd.DataFrame, kept: dict[str, set]) -> dict:
+    """Fidelity of the training rows with each value of ``kept``'s columns outside its set read as ``other``."""
+    oracle = train.copy()
+    for col, values in kept.items():
+        oracle[col] = [v if pd.isna(v) or v in values else OTHER for v in train[col].astype(object)]
+    return fidelity_score(test, oracle, list(train.columns), pairs=True, max_pairs=150)
 
 
 def broken(name: str, out: pd.DataFrame) -> float:

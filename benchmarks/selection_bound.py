@@ -24,23 +24,18 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_quality import DATA, load, split  # noqa: E402
+from bench_quality import DATA, ceiling_of, load, split  # noqa: E402
 
 from workshop_utils import accounting, dp, dp_domains  # noqa: E402
-from workshop_utils.encoding import OTHER  # noqa: E402
-from workshop_utils.evaluation import fidelity_score  # noqa: E402
 
 SHARES = (0.15, 0.3, 0.5, 1.0)
 ZONES = ("pickup_zone", "dropoff_zone")
 
 
 def ceiling(train: pd.DataFrame, test: pd.DataFrame, rows: float) -> tuple[float, float]:
-    oracle = train.copy()
-    for col in ZONES:
-        counts = train[col].value_counts()
-        keep = set(counts.index[counts >= rows])
-        oracle[col] = [v if pd.isna(v) or v in keep else OTHER for v in train[col].astype(object)]
-    fid = fidelity_score(test, oracle, list(train.columns), pairs=True, max_pairs=150)
+    """The ceiling with every zone under ``rows`` rows read as ``other`` (noise-free)."""
+    counts = {col: train[col].value_counts() for col in ZONES}
+    fid = ceiling_of(train, test, {col: set(c.index[c >= rows]) for col, c in counts.items()})
     return fid["overall"], fid["pairs_overall"]
 
 

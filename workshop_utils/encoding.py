@@ -60,6 +60,16 @@ class ColumnEncoding:
         return self.kind == "datetime" and self.integer_bins and not self.integer
 
     @property
+    def day_or_integer_grid(self) -> bool:
+        """Binned on whole units: an integer column by integer, a datetime by day."""
+        return self.integer or self.kind == "datetime"
+
+    @property
+    def top(self) -> float:
+        """The largest value the encoding holds (a timestamp binned by day: to the end of its last day)."""
+        return self.hi + (1 - 1e-9 if self.time_of_day else 0)
+
+    @property
     def has_position(self) -> bool:
         return self.kind in ("numerical", "datetime") and not self.integer_bins
 
@@ -97,7 +107,7 @@ class ColumnEncoding:
             return idx, None
         x = to_float(s, self.kind)
         missing = np.isnan(x)
-        x = np.clip(np.where(missing, self.lo, x), self.lo, self.hi + (1 - 1e-9 if self.time_of_day else 0))
+        x = np.clip(np.where(missing, self.lo, x), self.lo, self.top)
         if self.time_of_day:  # a bin per day, whatever the time
             return np.where(missing, null_slot, (np.floor(x) - self.lo).astype(np.int64)), None
         if self.integer_bins:

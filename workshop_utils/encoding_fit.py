@@ -417,7 +417,7 @@ def _numeric_encoding(enc: ColumnEncoding, cm, source, n: int, ledger: PrivacyLe
         # the DP tails stay edges and the bounds become two more: bins of ~0.1% of the rows each
         # out there, not one bin from the bound to the 3% quantile (values spread over a wide bin)
         q = np.concatenate([[lo] if lo < q[0] else [], q, [hi] if hi > q[-1] else []])
-    if enc.integer or enc.kind == "datetime":  # an estimate inside [k, k + 1) is the integer k's (day's) mass
+    if enc.day_or_integer_grid:  # an estimate inside [k, k + 1) is the integer k's (day's) mass
         q = np.floor(q + 1e-9)
         if q[-1] - q[0] + 1 <= MAX_INTEGER_BINS:
             enc.integer_bins, enc.n_bins = True, int(q[-1] - q[0] + 1)
@@ -489,7 +489,7 @@ def _declared_encoding(enc: ColumnEncoding, cm, ledger: PrivacyLedger, counted: 
     """Declared public bounds: uniform bins on a transform chosen from them, nothing read from the rows."""
     enc.lo, enc.hi = float(cm.bounds[0]), float(cm.bounds[1])
     enc.integer = bool(cm.integer)  # a datetime: a date (whole days)
-    if (enc.integer or enc.kind == "datetime") and enc.hi - enc.lo + 1 <= MAX_INTEGER_BINS:  # a bin per day
+    if enc.day_or_integer_grid and enc.hi - enc.lo + 1 <= MAX_INTEGER_BINS:  # a bin per integer (day)
         enc.lo, enc.hi = math.floor(enc.lo), math.ceil(enc.hi)
         enc.integer_bins, enc.n_bins = True, int(enc.hi - enc.lo + 1)
     else:

@@ -235,15 +235,16 @@ class DPTVAESynthesizer:
         # with condition_on, the conditions are drawn from one noisy joint table (``conditioning``)
         condition_table = self._cond_columns() if self.condition_on else []
         measure = self.measure_declared is not False
-        mechanisms, plan = self._mechanisms(condition_table, n, delta, measure)
+        model_meta = inequalities.modeling_metadata(self.metadata)  # a declared high column: its gap
+        mechanisms, plan = self._mechanisms(model_meta, condition_table, n, delta, measure)
         if self.measure_declared == "auto" and not declared_counts_hold(plan, mechanisms, n):
             measure = False  # too few rows for the measured counts to be more than noise
-            mechanisms, plan = self._mechanisms(condition_table, n, delta, measure)
+            mechanisms, plan = self._mechanisms(model_meta, condition_table, n, delta, measure)
         self.declared_measured_ = measure
         self.plan_ = plan
         if condition_table:
             try:
-                cells = conditioning.max_cells(self._modeling_metadata(), condition_table)
+                cells = conditioning.max_cells(model_meta, condition_table)
             except ValueError as exc:
                 raise SynthesizerError(f"{exc}, or leave it out of condition_on.") from None
             if cells > conditioning.MAX_CELLS:
@@ -266,7 +267,7 @@ class DPTVAESynthesizer:
         gaps = {high: "float64" for high in inequalities.pairs(self.metadata)}  # modeled as high - low
         df = inequalities.to_gaps(self.metadata, df)
         encodings, self.marginals_ = fit_encodings(
-            df, self._modeling_metadata(), self.dtypes_ | gaps, self.plan_, mechanisms, rng, self.ledger_
+            df, model_meta, self.dtypes_ | gaps, self.plan_, mechanisms, rng, self.ledger_
         )
         self.encodings_ = self._order(encodings)
         data = self._encode(df)
@@ -366,24 +367,19 @@ class DPTVAESynthesizer:
         return groups
 
     def _mechanisms(
-        self, condition_table: list[str], n: int, delta: float, measure: bool
+        self, meta: TableMetadata, condition_table: list[str], n: int, delta: float, measure: bool
     ) -> tuple[Mechanisms, accounting.PrivacyPlan]:
-        """What the preprocessing measures, and the budget planned for it (public settings only)."""
-        mechanisms = Mechanisms.for_metadata(self._modeling_metadata(), condition_table, measure_declared=measure)
+        """What the preprocessing measures on the model's columns (``meta``), and the budget planned
+        for it (public settings only)."""
+        mechanisms = Mechanisms.for_metadata(meta, condition_table, measure_declared=measure)
         plan = self._plan(mechanisms, n, delta)
         if not tree_resolves(plan, mechanisms, n):
             # Too few rows for the tree to place as many bins as uniform ones between declared bounds
             # would have (measured: taxis, 3,800 rows, 12 noisy quantile bins): bounded columns get
             # uniform bins, whose counts cost a share of the joint count mechanism instead.
-            mechanisms = Mechanisms.for_metadata(
-                self._modeling_metadata(), condition_table, bounded_in_tree=False, measure_declared=measure
-            )
+            mechanisms = Mechanisms.for_metadata(meta, condition_table, bounded_in_tree=False, measure_declared=measure)
             plan = self._plan(mechanisms, n, delta)
         return mechanisms, plan
-
-    def _modeling_metadata(self) -> TableMetadata:
-        """The metadata the model sees (a column declared never below another is its gap from it)."""
-        return inequalities.modeling_metadata(self.metadata)
 
     def _plan(self, mechanisms: Mechanisms, n: int, delta: float) -> accounting.PrivacyPlan:
         """The whole budget, planned from public settings before any row is read."""
