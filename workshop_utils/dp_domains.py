@@ -497,7 +497,7 @@ class LocatedHistogram:
                 if sums[i] > best[0]:
                     best = (float(sums[i]), i, k)
             if best[1] < 0:
-                return kept
+                return self._with_inner_leftovers(kept)
             lo, hi = best[1], best[1] + best[2]
             self._take(c, kept, lo, hi)
             taken[lo:hi] = True
@@ -513,6 +513,20 @@ class LocatedHistogram:
                 self._take(c, kept, *block)
                 taken[block[0] : block[1]] = True
                 lo, hi = min(lo, block[0]), max(hi, block[1])
+
+    def _with_inner_leftovers(self, kept: np.ndarray) -> np.ndarray:
+        """Unlocated cells (what is left of an octave beside a located node) between kept cells are read
+        too where their count clears EXTEND_Z: the locating descent goes to one child, so taxis' passengers
+        were located at 2 and at 4-6 and the 187 rows of 3 (the rest of [2, 4)) were lost from the middle
+        of the column. Only between kept cells: at an end such a cell reaches to its octave's edge (diamonds'
+        depth: rows over 70 spread to 128), so there its rows are clipped and counted as clipped."""
+        cells = np.flatnonzero(kept)
+        if len(cells) == 0:
+            return kept
+        inner = np.zeros(len(kept), bool)
+        inner[cells[0] : cells[-1] + 1] = True
+        leftover = inner & ~self.located & (self.counts > EXTEND_Z * self.sigma)
+        return np.where(leftover, self.counts, kept)
 
     @staticmethod
     def _take(c: np.ndarray, kept: np.ndarray, lo: int, hi: int) -> None:
