@@ -510,6 +510,7 @@ class LocatedHistogram:
                 ),
                 None,
             ):
+                block = self._near_part(c, *block, outward=block[0] == hi)
                 self._take(c, kept, *block)
                 taken[block[0] : block[1]] = True
                 lo, hi = min(lo, block[0]), max(hi, block[1])
@@ -527,6 +528,15 @@ class LocatedHistogram:
         inner[cells[0] : cells[-1] + 1] = True
         leftover = inner & ~self.located & (self.counts > EXTEND_Z * self.sigma)
         return np.where(leftover, self.counts, kept)
+
+    @staticmethod
+    def _near_part(c: np.ndarray, a: int, b: int, outward: bool) -> tuple[int, int]:
+        """The part of an extending block [a, b) next to the cluster with the largest z: a block that
+        clears the bar on rows next to the cluster would otherwise carry its far cells along (taxis'
+        passengers: the rows at 4-6 took [3.2, 32) with them, a top edge at 32)."""
+        run = c[a:b] if outward else c[a:b][::-1]
+        j = 1 + int(np.argmax(np.cumsum(run) / np.sqrt(np.arange(1, len(run) + 1))))
+        return (a, a + j) if outward else (b - j, b)
 
     @staticmethod
     def _take(c: np.ndarray, kept: np.ndarray, lo: int, hi: int) -> None:
