@@ -427,7 +427,7 @@ class LocatedHistogram:
     sigma: float  # noise of every count
     edges: np.ndarray  # cell i is [edges[i], edges[i + 1])
     counts: np.ndarray  # noisy counts of the cells
-    located: np.ndarray  # cells inside a located frame (only these place quantiles)
+    located: np.ndarray  # cells inside a located frame (clusters grow on these; see _with_inner_leftovers)
     null: float  # noisy count of the null cell
     plan_sigma: float  # the plan's node sigma (sets the number of quantile bins, as the tree's did)
     tree: QuantileTree  # the locating tree: where inside a cell its rows lie
@@ -446,8 +446,9 @@ class LocatedHistogram:
         tree = QuantileTree.build(x, tree_sigma, rng)
         regions = tree.frame(rows_per_cell=ROWS_PER_CELL * cell_sigma)
         edges = np.unique(np.concatenate([tree.edges, *(np.linspace(lo, hi, k + 1) for lo, hi, k in regions)]))
-        # only the cells cut inside a region place quantiles: the rest of the line is counted in wide
-        # cells (whole octaves, what is left of an octave beside a located node) whose rows are clipped
+        # clusters of rows grow on the cells cut inside a region: the rest of the line is counted in wide
+        # cells (what is left of an octave beside a located node) whose rows are clipped unless they lie
+        # between kept cells
         mid = (edges[:-1] + edges[1:]) / 2
         located = np.zeros(len(mid), bool)
         for lo, hi, _ in regions:
@@ -464,7 +465,8 @@ class LocatedHistogram:
         """The cells read as rows (their noisy counts, 0 elsewhere), grown from strong blocks of located
         cells: a block of 1, 2, 4, 8 or 16 cells starts a cluster when its sum clears a threshold that
         noise passes with probability 0.1% over all blocks, and a cluster extends while the next block's
-        sum clears 2.5 sigma of its noise; then the strongest block left starts the next cluster.
+        sum clears 2.5 sigma of its noise (more for a block wider than the cluster), keeping the block's
+        part next to it; then the strongest block left starts the next cluster.
         Blocks, not cells: a thin tail (taxi fares over 25, ~45 rows per cell at sigma 30) is no cell's
         signal but is a block's."""
         c = np.where(self.located, self.counts, 0.0)
