@@ -268,7 +268,7 @@ def test_noise_far_from_the_data_does_not_join_its_tail():
     """A cluster of kept cells grows by blocks next to it whose sums clear 2.5 sigma; ten blocks are
     tried per step, so noise passes somewhere a few times in a hundred, and when the block was a run of
     whole octaves past the data its ~16 noisy rows set the top bin: 5 in 100 fits of these trip minutes
-    (as days) had a 99.9% quantile over 40 times the longest trip, and distances reached 4e8 miles. A
+    (as days) had a 99.9% quantile over 40 times the longest trip, and distances 4e8 times the longest. A
     block wider than the cluster now needs more, up to the start's bar; the tail and the share of rows
     clipped stay as they were (medians 0.90 and 0.78 of the true 99.9% quantile, about 2% clipped)."""
     from workshop_utils.dp_domains import LocatedHistogram
