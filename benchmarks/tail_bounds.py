@@ -37,8 +37,7 @@ def column_figures(x: np.ndarray, sigma: float, fits: int) -> tuple[float, float
     for _ in range(fits):
         h = LocatedHistogram.build(x, sigma, np.random.default_rng())
         tops.append(h.quantile(0.999))
-        cell = np.clip(np.searchsorted(h.edges, x, side="right") - 1, 0, len(h.edges) - 2)
-        clipped.append(float((h._kept[cell] == 0).mean()))
+        clipped.append(h.share_outside_kept(x))
         lo, hi = h.support()
         far += hi > x.max() + span or lo < x.min() - span
     return float(np.median(tops)), float(np.max(tops)), float(np.mean(clipped)), far
