@@ -15,7 +15,7 @@ training rows scored the same way, with the categories the DP fit could not keep
 for classification, R^2 ratio for regression), the share of synthetic values that are ``other``,
 the share of real values outside the synthesizer's bounds (clipped), the share of synthetic
 nulls in columns whose real rows have none, the share of synthetic rows that break a rule every real
-row keeps (taxis' drop-off before its pick-up; declared with ``--rules``), the time, and the
+row keeps (taxis' drop-off before its pick-up; found by the fit under DP, or declared with ``--rules``), the time, and the
 ledger's total and thresholds.
 
     .venv/bin/python benchmarks/bench_quality.py [--tables bank diamonds taxis penguins]
@@ -96,7 +96,7 @@ def shares(synth: DPTVAESynthesizer, train: pd.DataFrame, test: pd.DataFrame, ou
     other, clipped, nulls = [], [], []
     for enc in synth.encodings_:
         col = enc.name
-        if synth.metadata.columns[col].above is not None:
+        if col in synth.rules_:
             continue  # modeled as its gap from another column: its bounds are the gap's
         if enc.kind == "categorical":
             other.append(float((out[col].astype(object) == OTHER).mean()))

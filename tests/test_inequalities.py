@@ -1,5 +1,5 @@
 """Timestamps keep their time of day; a declared inequality (a drop-off after its pick-up) holds in
-every synthetic row and its gap is learned."""
+every synthetic row and its gap is learned; undeclared, the fit finds it under DP."""
 
 from pathlib import Path
 
@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from workshop_utils import cleaning
+from workshop_utils import cleaning, inequalities
 from workshop_utils.dataset import DatasetError, DatasetSpec, init_dataset, load_spec
 from workshop_utils.metadata import MetadataError, TableMetadata
 from workshop_utils.stages import train_dp_tvae
@@ -59,7 +59,7 @@ def minutes(df: pd.DataFrame) -> pd.Series:
 
 def test_timestamps_keep_the_time_of_day_and_dates_stay_whole_days():
     df = trips()
-    out = fit(df, trip_meta(df, rule=False), epsilon=None).sample(3000)
+    out = fit(df, trip_meta(df, rule=False), epsilon=None, find_rules=False).sample(3000)
     assert out["pickup"].dtype.kind == "M" and out["booked"].dtype.kind == "M"
     hours = out["pickup"].dt.hour + out["pickup"].dt.minute / 60
     assert (out["pickup"] == out["pickup"].dt.normalize()).mean() < 0.01  # not all at midnight any more
@@ -73,7 +73,7 @@ def test_a_declared_inequality_holds_in_every_row_and_its_gap_is_learned_at_the_
     df = trips()
     real = minutes(df)
     ruled = fit(df, trip_meta(df))
-    free = fit(df, trip_meta(df, rule=False))
+    free = fit(df, trip_meta(df, rule=False), find_rules=False)
     out, loose = ruled.sample(3000), free.sample(3000)
     got = minutes(out)
     # without the rule the two columns are two coarse day bins each: many trips end before they begin
@@ -91,6 +91,71 @@ def test_a_declared_inequality_holds_in_every_row_and_its_gap_is_learned_at_the_
     # a gap of minutes, in days (not timestamps ~18,000 days since 1970), and its top edge near them: one fit
     # in ten put it up to 64 days out before the located histogram stopped growing tails into far octaves
     assert enc["dropoff"].kind == "numerical" and enc["dropoff"].hi < 1
+
+
+def test_an_undeclared_order_of_datetime_columns_is_found_under_dp_paid_for_and_kept(tmp_path):
+    """booked <= pick-up <= drop-off in every real trip, nothing declared: the fit finds both rules
+    from noisy counts, chains them (each column from its nearest lower one), and no synthetic trip
+    ends before it begins or starts before it was booked."""
+    df = trips()
+    real = minutes(df)
+    synth = fit(df, trip_meta(df, rule=False))
+    assert synth.rules_ == {"pickup": "booked", "dropoff": "pickup"}
+    step = synth.plan_.step("datetime order")
+    assert step.weight == inequalities.ORDER_WEIGHT and step.sensitivity == pytest.approx(np.sqrt(3))
+    # a tenth of a full step's rho, inside the one accountant, and the whole plan still spends exactly epsilon
+    full = synth.plan_.step("numeric quantiles").noise_multiplier
+    assert step.noise_multiplier == pytest.approx(full / np.sqrt(inequalities.ORDER_WEIGHT))
+    assert synth.plan_.composed_epsilon() == pytest.approx(3.0, rel=0.005) and synth.epsilon_spent <= 3.0 + 1e-9
+    ledger = synth.privacy_ledger()
+    line = ledger[ledger["step"] == "datetime order"].iloc[0]
+    assert (
+        line["composed"] and 0 < line["epsilon"] < 3 and "found: pickup >= booked, dropoff >= pickup" in line["detail"]
+    )
+    out = DPTVAESynthesizer.load(synth.save(tmp_path / "m.pt")).sample(3000)
+    assert (out["dropoff"] >= out["pickup"]).all() and (out["pickup"] >= out["booked"]).all()
+    assert minutes(out).median() == pytest.approx(real.median(), rel=0.2)
+    assert (out["booked"] == out["booked"].dt.normalize()).all()  # still a date
+    # the same fit without the search: its plan has no such step, and many trips run backwards
+    free = fit(df, trip_meta(df, rule=False), find_rules=False)
+    assert free.plan_.step("datetime order") is None and free.rules_ == {}
+    assert (minutes(free.sample(3000)) < 0).mean() > 0.2
+
+
+def test_columns_in_no_order_get_no_rule_and_a_small_table_does_not_pay_for_the_search():
+    rng = np.random.default_rng(2)
+    n = 3000
+    day = pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 365, n), unit="D")
+    df = pd.DataFrame(
+        {
+            "opened": day,
+            "last_seen": pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 365, n), unit="D"),
+            "amount": rng.gamma(2.0, 50.0, n),
+        }
+    )
+    meta = TableMetadata.detect(df, types={"opened": "date", "last_seen": "date"})
+    synth = fit(df, meta, epochs=2)
+    assert synth.plan_.step("datetime order") is not None and synth.rules_ == {}
+    assert "found: none" in synth.privacy_ledger().set_index("step").loc["datetime order", "detail"]
+    # 700 rows: the counts' noise (about 12 rows at epsilon 3) is over 1% of the rows, so the step is not planned
+    small = fit(df.head(700), meta, epochs=1, batch_size=100)
+    assert small.plan_.step("datetime order") is None and small.rules_ == {}
+
+
+def test_found_rules_chain_to_the_nearest_lower_column_and_never_cycle():
+    meta = TableMetadata.detect(
+        pd.DataFrame({c: pd.to_datetime(["2020-01-01"]) for c in "abc"}), types=dict.fromkeys("abc", "date")
+    )
+    pairs = [("a", "b"), ("a", "c"), ("b", "c")]
+    n = 1000
+    # c <= b <= a: counts (rows below the second, rows below the first) per pair
+    assert inequalities.found_rules(meta, pairs, np.array([[900, 0], [900, 0], [900, 0]]), n) == {"a": "b", "b": "c"}
+    # within the 2% allowance both ways: equal columns, the first is the lower
+    assert inequalities.found_rules(meta, pairs, np.array([[5, 3], [900, 900], [900, 900]]), n) == {"b": "a"}
+    # noise that makes a cycle (a <= b <= c <= a): every column is above one other, so none is modeled
+    assert inequalities.found_rules(meta, pairs, np.array([[0, 900], [900, 0], [0, 900]]), n) == {}
+    # 21 noisy rows of 1,000 break it: not a rule
+    assert inequalities.found_rules(meta, pairs[:1], np.array([[21, 900]]), n) == {}
 
 
 def test_a_saved_model_keeps_the_rule_and_numbers_obey_it_too(tmp_path):

@@ -345,7 +345,10 @@ def test_joint_category_selection_keeps_values_a_tenth_the_size_of_the_old_thres
     plan = accounting.plan_fit(
         3.0,
         dp.default_delta(n),
-        [("category domains", [f"c{i}" for i in range(k)], math.sqrt(k)), ("numeric quantiles", ["x"], math.sqrt(17))],
+        [
+            ("category domains", [f"c{i}" for i in range(k)], math.sqrt(k), 1.0),
+            ("numeric quantiles", ["x"], math.sqrt(17), 1.0),
+        ],
         selection=True,
         sample_rate=500 / n,
         sgd_steps=(n // 500) * 100,

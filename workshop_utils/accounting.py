@@ -44,6 +44,7 @@ class GaussianStep:
     columns: list[str]
     sensitivity: float
     sigma: float
+    weight: float = 1.0  # its share of the preprocessing rho, against 1 for a full step
 
     @property
     def noise_multiplier(self) -> float:
@@ -71,6 +72,11 @@ class PrivacyPlan:
     def delta_accounted(self) -> float:
         """The delta at which the PLD composition is evaluated."""
         return self.delta - self.delta_selection
+
+    @property
+    def preprocessing_weight(self) -> float:
+        """The steps' weights together: the preprocessing rho is split in proportion to them."""
+        return float(sum(s.weight for s in self.steps))
 
     def step(self, name: str) -> GaussianStep | None:
         return next((s for s in self.steps if s.name == name), None)
@@ -103,30 +109,35 @@ class PrivacyPlan:
 def plan_fit(
     epsilon: float | None,
     delta: float,
-    preprocessing: list[tuple[str, list[str], float]],
+    preprocessing: list[tuple[str, list[str], float, float]],
     selection: bool,
     sample_rate: float,
     sgd_steps: int,
     preprocessing_share: float,
 ) -> PrivacyPlan:
-    """The plan of one fit. ``preprocessing`` lists (name, columns, L2 sensitivity) of the Gaussian
-    count mechanisms; ``selection``: one of them selects partitions (spends ``delta_selection``)."""
+    """The plan of one fit. ``preprocessing`` lists (name, columns, L2 sensitivity, weight) of the
+    Gaussian count mechanisms, each getting its weight's share of the preprocessing rho;
+    ``selection``: one of them selects partitions (spends ``delta_selection``)."""
     if epsilon is None:
         return PrivacyPlan(None, 0.0, preprocessing_share, sample_rate=sample_rate, sgd_steps=sgd_steps)
     delta_selection = SELECTION_DELTA_SHARE * delta if selection else 0.0
     plan = PrivacyPlan(epsilon, delta, preprocessing_share, delta_selection=delta_selection)
     plan.sample_rate, plan.sgd_steps = sample_rate, sgd_steps
-    multiplier = preprocessing_noise_multiplier(epsilon, plan.delta_accounted, preprocessing_share, len(preprocessing))
-    plan.steps = [GaussianStep(name, cols, sens, sens * multiplier) for name, cols, sens in preprocessing]
+    total = sum(weight for *_, weight in preprocessing)
+    multiplier = preprocessing_noise_multiplier(epsilon, plan.delta_accounted, preprocessing_share, total)
+    plan.steps = [
+        GaussianStep(name, cols, sens, sens * multiplier / math.sqrt(weight), weight)
+        for name, cols, sens, weight in preprocessing
+    ]
     plan.sgd_noise_multiplier = _calibrate_sgd(
         tuple(s.noise_multiplier for s in plan.steps), sample_rate, sgd_steps, epsilon, plan.delta_accounted
     )
     return plan
 
 
-def preprocessing_noise_multiplier(epsilon: float, delta: float, share: float, mechanisms: int) -> float:
-    """Noise multiplier of each of ``mechanisms`` preprocessing mechanisms that share ``share`` of
-    the budget's rho (a function of public settings only)."""
+def preprocessing_noise_multiplier(epsilon: float, delta: float, share: float, mechanisms: float) -> float:
+    """Noise multiplier of a full-weight preprocessing mechanism when mechanisms of total weight
+    ``mechanisms`` share ``share`` of the budget's rho (a function of public settings only)."""
     if mechanisms == 0:
         return math.inf
     rho_total = 1.0 / (2.0 * _gaussian_multiplier(epsilon, delta) ** 2)

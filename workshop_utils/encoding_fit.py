@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from . import dp_domains
+from . import dp_domains, inequalities
 from .accounting import PrivacyPlan, preprocessing_noise_multiplier
 from .dp import PrivacyLedger
 from .encoding import MAX_INTEGER_BINS, N_BINS, OTHER, ColumnEncoding, choose_transform, to_float
@@ -64,6 +64,7 @@ class Mechanisms:
     numeric: list[str]  # numeric and date columns without declared bounds: the located histogram
     histograms: list[str] = field(default_factory=list)  # declared bounds: counts of their public bins
     condition_table: list[str] = field(default_factory=list)  # the decoder's conditions, one joint table
+    orders: list[tuple[str, str]] = field(default_factory=list)  # datetime pairs whose order is tested
 
     @classmethod
     def for_metadata(
@@ -95,16 +96,21 @@ class Mechanisms:
                 histograms.append(col)
         return cls(selected, public, numeric, histograms, list(condition_table or []))
 
-    def gaussian_steps(self) -> list[tuple[str, list[str], float]]:
-        """(name, columns, L2 sensitivity) of each preprocessing mechanism."""
+    def gaussian_steps(self) -> list[tuple[str, list[str], float, float]]:
+        """(name, columns, L2 sensitivity, weight) of each preprocessing mechanism."""
         steps = []
         cats = [*self.selected, *self.public_counts, *self.histograms]
         if cats:
-            steps.append(("category domains", cats, math.sqrt(len(cats))))
+            steps.append(("category domains", cats, math.sqrt(len(cats)), 1.0))
         if self.numeric:
-            steps.append(("numeric quantiles", self.numeric, math.sqrt(len(self.numeric) * (dp_domains.LEVELS + 1))))
+            steps.append(
+                ("numeric quantiles", self.numeric, math.sqrt(len(self.numeric) * (dp_domains.LEVELS + 1)), 1.0)
+            )
         if self.condition_table:  # a row adds 1 to one cell
-            steps.append(("condition table", self.condition_table, 1.0))
+            steps.append(("condition table", self.condition_table, 1.0, 1.0))
+        if self.orders:  # a row adds 1 to one of each pair's two counts
+            columns = sorted({c for pair in self.orders for c in pair})
+            steps.append(("datetime order", columns, math.sqrt(len(self.orders)), inequalities.ORDER_WEIGHT))
         return steps
 
 
@@ -171,7 +177,7 @@ def check_feasible(plan: PrivacyPlan, mech: Mechanisms, n: int) -> None:
                     n,
                     nums.sensitivity
                     * preprocessing_noise_multiplier(
-                        eps, plan.delta_accounted, plan.preprocessing_share, len(plan.steps)
+                        eps, plan.delta_accounted, plan.preprocessing_share, plan.preprocessing_weight
                     ),
                 )
                 >= MIN_BINS
@@ -194,7 +200,7 @@ def _selection_threshold(plan: PrivacyPlan, step, sigma: float, selected: int) -
 
 def _epsilon_for(plan: PrivacyPlan, step, rows: float, selected: int) -> str:
     """The smallest epsilon on a public grid at which a category of ``rows`` rows would be kept."""
-    mechanisms = len(plan.steps)
+    mechanisms = plan.preprocessing_weight
     for eps in (0.5, 1, 2, 3, 5, 10, 20, 50):
         sigma = step.sensitivity * preprocessing_noise_multiplier(
             eps, plan.delta_accounted, plan.preprocessing_share, mechanisms

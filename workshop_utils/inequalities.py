@@ -1,5 +1,6 @@
-"""Declared inequalities between columns (``TableMetadata.set_inequality``): ``high`` is never below
-``low`` in a row, like a taxi's drop-off time and its pick-up time.
+"""Inequalities between columns: ``high`` is never below ``low`` in a row, like a taxi's drop-off
+time and its pick-up time. Declared (``TableMetadata.set_inequality``), or, between two undeclared
+datetime columns, found by the fit under DP (``found_rules``).
 
 Modeled as SDV's ``Inequality`` constraint is: the model sees ``high - low`` (a gap, a number) in
 place of ``high``, and the sampler outputs ``low + max(gap, 0)``. Two columns that sit minutes apart
@@ -7,6 +8,15 @@ on a month-long axis are then one small number instead of two coarse bins the mo
 equal, and no synthetic row breaks the rule. The gap is a function of one row, so a row still adds
 one value to each column: the DP mechanisms, their sensitivities and the ledger are unchanged (the
 gap's bins come from its own DP quantiles, or from the pair's declared bounds).
+
+Found under DP: nothing declared, taxis' synthetic drop-offs came before their pick-ups in half the
+rows (two columns on a month-long axis, each binned by day). So when a table has two or more datetime
+columns in no declared rule, the fit counts, for each pair, the rows where each column is below the
+other (or has a value the other lacks), with Gaussian noise: a row is in at most one of a pair's two
+counts, so the L2 sensitivity is sqrt(pairs). The step gets ``ORDER_WEIGHT`` of a full preprocessing
+step's rho, and it is planned only where its noise is small against the rows (``ORDER_MAX_SIGMA``). A
+pair whose noisy count of rows below is at most ``MAX_BROKEN_SHARE`` of the rows becomes a rule: up to
+that share of real rows (a late pick-up, a drop-off without one) is modeled at gap 0 or null.
 """
 
 from __future__ import annotations
@@ -19,10 +29,87 @@ import pandas as pd
 from .encoding import EPOCH, SECONDS_PER_DAY, to_float
 from .metadata import MODELED, ColumnMeta, TableMetadata
 
+ORDER_WEIGHT = 0.1  # the order counts' share of the preprocessing rho, against 1 for each full step
+MAX_BROKEN_SHARE = 0.02  # a pair becomes a rule when its noisy count of rows below is at most this share
+ORDER_MAX_SIGMA = 0.01  # planned only when the counts' noise is at most this share of the rows (2 sigma)
+
 
 def pairs(meta: TableMetadata) -> dict[str, str]:
     """{high: low} for every declared inequality between modeled columns."""
     return {c: m.above for c, m in meta.columns.items() if m.above is not None and m.role in MODELED}
+
+
+def order_candidates(meta: TableMetadata, keep_as_is: list[str]) -> list[tuple[str, str]]:
+    """Pairs of modeled datetime columns (in table order) whose order the fit may test: none is in a
+    declared rule or in ``keep_as_is`` (conditions and predictions stay columns), and none has declared
+    bounds (the gap would need bounds of its own; declare the rule instead)."""
+    in_rules = set(pairs(meta)) | set(pairs(meta).values())
+    columns = [
+        c
+        for c in meta.modeled
+        if meta.columns[c].modeled_kind() == "datetime"
+        and meta.columns[c].role != "target"
+        and meta.columns[c].bounds is None
+        and c not in in_rules
+        and c not in keep_as_is
+    ]
+    return [(a, b) for i, a in enumerate(columns) for b in columns[i + 1 :]]
+
+
+def order_counts(df: pd.DataFrame, candidates: list[tuple[str, str]]) -> np.ndarray:
+    """(pairs, 2): per pair (a, b), the rows that would break ``b >= a`` (b below a, or b without a)
+    and those that would break ``a >= b``. A row is in at most one of the two."""
+    out = np.zeros((len(candidates), 2))
+    for i, (a, b) in enumerate(candidates):
+        x, y = to_float(df[a], "datetime"), to_float(df[b], "datetime")
+        has_x, has_y = ~np.isnan(x), ~np.isnan(y)
+        out[i, 0] = np.sum((has_x & has_y & (y < x)) | (has_y & ~has_x))
+        out[i, 1] = np.sum((has_x & has_y & (x < y)) | (has_x & ~has_y))
+    return out
+
+
+def found_rules(meta: TableMetadata, candidates: list[tuple[str, str]], noisy: np.ndarray, n: int) -> dict[str, str]:
+    """{high: low} from the noisy counts (post-processing): ``high >= low`` holds where the noisy
+    count of rows that break it is at most ``MAX_BROKEN_SHARE`` of ``n`` (both ways, for equal
+    columns: the first column is the lower). Each column above others is modeled from the one of
+    them that is above the most (its nearest: booked <= pick-up <= drop-off gives the chain booked,
+    pick-up, drop-off, two short gaps); ranks rise along a rule, so no cycle can form."""
+    limit = MAX_BROKEN_SHARE * n
+    holds = []
+    for (a, b), (b_below, a_below) in zip(candidates, noisy):
+        if b_below <= limit:
+            holds.append((a, b))
+        elif a_below <= limit:
+            holds.append((b, a))
+    lows = {c: [low for low, high in holds if high == c] for pair in candidates for c in pair}
+    rank = {c: len(below) for c, below in lows.items()}
+    rules = {}
+    for high, below in lows.items():
+        fits = [low for low in below if rank[low] < rank[high] and meta._inequality_problem(low, high) is None]
+        if fits:
+            rules[high] = max(fits, key=lambda low: rank[low])  # the first of equal ranks
+    return rules
+
+
+def with_rules(meta: TableMetadata, rules: dict[str, str]) -> TableMetadata:
+    """``meta`` with the rules a fit found set beside the declared ones (a copy; ``meta`` itself if
+    none). Found rules may chain (``found_rules``); ``from_gaps`` rebuilds a chain from its start."""
+    found = {high: low for high, low in rules.items() if meta.columns[high].above != low}
+    if not found:
+        return meta
+    out = copy.deepcopy(meta)
+    for high, low in found.items():
+        out.columns[high].above = low
+    return out
+
+
+def chain_order(rules: dict[str, str]) -> list[str]:
+    """The higher columns, each after the column it is modeled from."""
+
+    def depth(col: str) -> int:
+        return 1 + depth(rules[col]) if col in rules else 0
+
+    return sorted(rules, key=depth)
 
 
 def modeling_metadata(meta: TableMetadata) -> TableMetadata:
@@ -69,8 +156,9 @@ def to_gaps(meta: TableMetadata, df: pd.DataFrame) -> pd.DataFrame:
 def from_gaps(meta: TableMetadata, frame: pd.DataFrame, dtypes: dict[str, str]) -> pd.DataFrame:
     """Sampled rows with each gap turned back into ``low + max(gap, 0)``, clipped to ``high``'s
     declared bounds, in ``high``'s output dtype."""
-    for high, low in pairs(meta).items():
-        cm = meta.columns[high]
+    rules = pairs(meta)
+    for high in chain_order(rules):
+        low, cm = rules[high], meta.columns[high]
         gap = np.maximum(frame[high].to_numpy(dtype=float, na_value=np.nan), 0.0)
         value = to_float(frame[low], cm.modeled_kind()) + gap
         if cm.bounds is not None:

@@ -87,6 +87,7 @@ PUBLIC_HYPERPARAMETERS = (
     "within_bin",
     "measure_declared",
     "autoregressive",
+    "find_rules",
     "noise_multiplier",
     "sample_rate",
     "steps",

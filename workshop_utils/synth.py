@@ -13,6 +13,10 @@ whole fit (``accounting``), composed by one accountant (PLD, Google's ``dp-accou
   used as given. Values beyond the bounds are clipped, and the ledger says what share (measured).
 * **Condition table** (``conditioning``, only with ``condition_on``): the joint noisy counts of the
   decoder's conditioning columns, from which sample() draws the conditions.
+* **Datetime order** (``inequalities``, ``find_rules``): between undeclared datetime columns, noisy
+  counts of the rows where each of a pair is below the other (a tenth of a step's share); a pair
+  that almost no row breaks (a drop-off and its pick-up) is modeled like a declared rule, as its
+  gap, so no synthetic row breaks it. ``rules_`` lists the rules the model keeps.
 * **Encoding** of each value (``encoding``): a bin and a position inside it.
 * **Training** (``network``, ``dpsgd``): DP-SGD with Poisson sampling, per-sample clipping
   (ghost norms) and Gaussian noise, its noise multiplier calibrated so that everything above
@@ -122,6 +126,7 @@ class DPTVAESynthesizer:
         within_bin: str = "learned",
         measure_declared: bool | str = "auto",
         autoregressive: bool = True,
+        find_rules: bool = True,
         device: str = "auto",
         seed: int = 0,
         progress: bool = True,
@@ -170,6 +175,7 @@ class DPTVAESynthesizer:
             raise SynthesizerError(f"measure_declared must be True, False or 'auto', got {measure_declared!r}.")
         self.measure_declared = measure_declared
         self.autoregressive = bool(autoregressive)
+        self.find_rules = bool(find_rules)
         self.device = device
         self.seed = seed
         self.progress = progress
@@ -197,6 +203,7 @@ class DPTVAESynthesizer:
             "within_bin": self.within_bin,
             "measure_declared": self.measure_declared,
             "autoregressive": self.autoregressive,
+            "find_rules": self.find_rules,
             "device": self.device,
             "seed": self.seed,
             "progress": self.progress,
@@ -264,8 +271,11 @@ class DPTVAESynthesizer:
         self.columns_ = list(df.columns)
         self.dtypes_ = {c: output_dtype(self.metadata.columns[c], str(df[c].dtype)) for c in df.columns}
         self._ledger_preamble(n)
-        gaps = {high: "float64" for high in inequalities.pairs(self.metadata)}  # modeled as high - low
-        df = inequalities.to_gaps(self.metadata, df)
+        self.rules_ = self._find_rules(df, mechanisms.orders, rng)
+        ruled = inequalities.with_rules(self.metadata, self.rules_)
+        model_meta = inequalities.modeling_metadata(ruled)  # same mechanisms: a gap is undeclared like its column
+        gaps = {high: "float64" for high in self.rules_}  # modeled as high - low
+        df = inequalities.to_gaps(ruled, df)
         encodings, self.marginals_ = fit_encodings(
             df, model_meta, self.dtypes_ | gaps, self.plan_, mechanisms, rng, self.ledger_
         )
@@ -284,6 +294,49 @@ class DPTVAESynthesizer:
             self.ledger_.lifetime = budget.summary()
         self._sample_calls = 0
         return self
+
+    def _find_rules(
+        self, df: pd.DataFrame, candidates: list[tuple[str, str]], rng: np.random.Generator
+    ) -> dict[str, str]:
+        """{high: low}: the declared rules, and those found between datetime columns from noisy
+        counts (``inequalities.found_rules``; the "datetime order" step of the plan)."""
+        declared = inequalities.pairs(self.metadata)
+        if not candidates:
+            return declared
+        counts = inequalities.order_counts(df, candidates)
+        step = self.plan_.step("datetime order")
+        if step is not None:
+            counts = counts + rng.normal(0.0, step.sigma, counts.shape)
+        found = inequalities.found_rules(self.metadata, candidates, counts, len(df))
+        tested = "; ".join(
+            f"{b} below {a}: {below_b:,.0f}, {a} below {b}: {below_a:,.0f}"
+            for (a, b), (below_b, below_a) in zip(candidates, counts)
+        )
+        rules = ", ".join(f"{high} >= {low}" for high, low in found.items()) or "none"
+        limit = f"a rule where at most {inequalities.MAX_BROKEN_SHARE:.0%} of the rows break it"
+        if step is None:
+            self.ledger_.add(
+                "datetime order",
+                ", ".join(sorted({c for pair in candidates for c in pair})),
+                "exact counts (NOT PRIVATE: epsilon=None)",
+                math.inf,
+                0.0,
+                f"rows {tested}; {limit}; found: {rules}",
+            )
+        else:
+            self.ledger_.add(
+                "datetime order",
+                ", ".join(step.columns),
+                "Gaussian noise on the rows where each column of a pair is below the other (or has a value the "
+                "other lacks)",
+                self.plan_.standalone_epsilon(step.noise_multiplier),
+                0.0,
+                f"noise std {step.sigma:.1f} rows, L2 sensitivity sqrt({len(candidates)}) (a row is in one count of "
+                f"a pair); noisy rows {tested}; {limit}; found: {rules}, modeled as the gap from the lower column; "
+                "composed with the other mechanisms in one PLD (epsilon shown: this step alone)",
+                composed=True,
+            )
+        return declared | found
 
     def _new_model(self, data_dim: int) -> TVAE:
         ramps = self._cond_ramps()
@@ -372,12 +425,20 @@ class DPTVAESynthesizer:
         """What the preprocessing measures on the model's columns (``meta``), and the budget planned
         for it (public settings only)."""
         mechanisms = Mechanisms.for_metadata(meta, condition_table, measure_declared=measure)
+        if self.find_rules:
+            mechanisms.orders = inequalities.order_candidates(self.metadata, [*condition_table, *self.also_predict])
         plan = self._plan(mechanisms, n, delta)
         if not tree_resolves(plan, mechanisms, n):
             # Too few rows for the tree to place as many bins as uniform ones between declared bounds
             # would have (measured: taxis, 3,800 rows, 12 noisy quantile bins): bounded columns get
             # uniform bins, whose counts cost a share of the joint count mechanism instead.
+            orders = mechanisms.orders
             mechanisms = Mechanisms.for_metadata(meta, condition_table, bounded_in_tree=False, measure_declared=measure)
+            mechanisms.orders = orders
+            plan = self._plan(mechanisms, n, delta)
+        order = plan.step("datetime order")
+        if order is not None and order.sigma > inequalities.ORDER_MAX_SIGMA * n:
+            mechanisms.orders = []  # too few rows to tell a rule from noise: not worth its share
             plan = self._plan(mechanisms, n, delta)
         return mechanisms, plan
 
@@ -791,11 +852,12 @@ class DPTVAESynthesizer:
         """``n`` rows (see ``_draw``), decoded to values."""
         self.model_.eval()
         parts = []
+        ruled = inequalities.with_rules(self.metadata, self.rules_)
         with torch.no_grad():
             for start in range(0, n, 20_000):
                 drawn, _ = self._draw(min(20_000, n - start), generator, fixed)
                 frame = pd.DataFrame({enc.name: enc.decode(*drawn[enc.name]) for enc in self.encodings_})
-                parts.append(inequalities.from_gaps(self.metadata, frame, self.dtypes_))
+                parts.append(inequalities.from_gaps(ruled, frame, self.dtypes_))
         self.model_.train()
         return pd.concat(parts, ignore_index=True)
 
@@ -888,6 +950,7 @@ class DPTVAESynthesizer:
             "lifetime": self.ledger_.lifetime,
             "internal_only_": self.internal_only_,
             "declared_measured_": self.declared_measured_,
+            "rules_": self.rules_,
             "loss_history_": self.shareable_loss_history(),
             "epsilon_history_": [list(x) for x in self.epsilon_history_],
             "training_seconds_": self.training_seconds_,
@@ -931,6 +994,7 @@ class DPTVAESynthesizer:
         synth.ledger_.lifetime = f["lifetime"]
         synth.internal_only_ = f["internal_only_"]
         synth.declared_measured_ = f["declared_measured_"]
+        synth.rules_ = f.get("rules_", inequalities.pairs(synth.metadata))  # saved before rules were found
         synth.loss_history_ = f["loss_history_"]
         synth.epsilon_history_ = [tuple(x) for x in f["epsilon_history_"]]
         synth.epoch_seconds_ = []
