@@ -43,7 +43,8 @@ def order_candidates(meta: TableMetadata, keep_as_is: list[str]) -> list[tuple[s
     """Pairs of modeled datetime columns (in table order) whose order the fit may test: none is in a
     declared rule or in ``keep_as_is`` (conditions and predictions stay columns), and none has declared
     bounds (the gap would need bounds of its own; declare the rule instead)."""
-    in_rules = set(pairs(meta)) | set(pairs(meta).values())
+    declared = pairs(meta)
+    in_rules = set(declared) | set(declared.values())
     columns = [
         c
         for c in meta.modeled

@@ -304,8 +304,8 @@ class DPTVAESynthesizer:
         if not candidates:
             return declared
         counts = inequalities.order_counts(df, candidates)
-        step = self.plan_.step("datetime order")
-        if step is not None:
+        if self.private:  # candidates are planned only with their step: no exact count leaves a DP fit
+            step = self.plan_.step("datetime order")
             counts = counts + rng.normal(0.0, step.sigma, counts.shape)
         found = inequalities.found_rules(self.metadata, candidates, counts, len(df))
         tested = "; ".join(
@@ -314,7 +314,7 @@ class DPTVAESynthesizer:
         )
         rules = ", ".join(f"{high} >= {low}" for high, low in found.items()) or "none"
         limit = f"a rule where at most {inequalities.MAX_BROKEN_SHARE:.0%} of the rows break it"
-        if step is None:
+        if not self.private:
             self.ledger_.add(
                 "datetime order",
                 ", ".join(sorted({c for pair in candidates for c in pair})),
