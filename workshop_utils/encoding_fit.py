@@ -73,6 +73,7 @@ class Mechanisms:
         condition_table: list[str] | None = None,
         bounded_in_tree: bool = True,
         measure_declared: bool = False,
+        orders: list[tuple[str, str]] | None = None,
     ) -> Mechanisms:
         """An undeclared domain is read from the data; the target's marginal is always measured.
         Declared columns are used as declared (uniform bins, no marginal) unless ``measure_declared``:
@@ -94,7 +95,7 @@ class Mechanisms:
                 numeric.append(col)
             elif measured:
                 histograms.append(col)
-        return cls(selected, public, numeric, histograms, list(condition_table or []))
+        return cls(selected, public, numeric, histograms, list(condition_table or []), list(orders or []))
 
     def gaussian_steps(self) -> list[tuple[str, list[str], float, float]]:
         """(name, columns, L2 sensitivity, weight) of each preprocessing mechanism."""

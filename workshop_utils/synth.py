@@ -424,17 +424,18 @@ class DPTVAESynthesizer:
     ) -> tuple[Mechanisms, accounting.PrivacyPlan]:
         """What the preprocessing measures on the model's columns (``meta``), and the budget planned
         for it (public settings only)."""
-        mechanisms = Mechanisms.for_metadata(meta, condition_table, measure_declared=measure)
-        if self.find_rules:
-            mechanisms.orders = inequalities.order_candidates(self.metadata, [*condition_table, *self.also_predict])
+        # the declared metadata: a declared rule's columns are never searched
+        orders = inequalities.order_candidates(self.metadata, [*condition_table, *self.also_predict])
+        orders = orders if self.find_rules else []
+        mechanisms = Mechanisms.for_metadata(meta, condition_table, measure_declared=measure, orders=orders)
         plan = self._plan(mechanisms, n, delta)
         if not tree_resolves(plan, mechanisms, n):
             # Too few rows for the tree to place as many bins as uniform ones between declared bounds
             # would have (measured: taxis, 3,800 rows, 12 noisy quantile bins): bounded columns get
             # uniform bins, whose counts cost a share of the joint count mechanism instead.
-            orders = mechanisms.orders
-            mechanisms = Mechanisms.for_metadata(meta, condition_table, bounded_in_tree=False, measure_declared=measure)
-            mechanisms.orders = orders
+            mechanisms = Mechanisms.for_metadata(
+                meta, condition_table, bounded_in_tree=False, measure_declared=measure, orders=orders
+            )
             plan = self._plan(mechanisms, n, delta)
         order = plan.step("datetime order")
         if order is not None and order.sigma > inequalities.ORDER_MAX_SIGMA * n:
