@@ -123,10 +123,11 @@ class Decoder(nn.Module):
             nn.init.zeros_(layer.weight)
         # The learned output scale, as a Linear on a constant 1 so it gets a per-sample gradient.
         # It starts at the spread of a uniform position in [-1, 1] (1/sqrt(3)), what nothing learned
-        # implies, and narrows where the rows say so. Why not small: Adam moves it a few units in a DP
-        # fit's few hundred noisy steps, so from 0.1 it ended at 0.17-0.27 on taxis, every value bunched
-        # near the middle of its bin (within-bin spread 0.35 against the real 0.58). Taxis' validation
-        # split: fidelity 0.885 -> 0.902 at epsilon 3, 0.758 -> 0.810 at epsilon 1 (README, synthesizer).
+        # implies, and narrows where the rows say so. Why not small: a DP fit's few hundred noisy Adam
+        # steps move it about one unit of log, so from 0.1 it ended at 0.17-0.29 on taxis and values
+        # bunched near the middle of their bins (within-bin spread 0.37-0.41 against the real 0.55-0.58
+        # at epsilon 3; 0.54-0.59 now). Taxis' validation split: fidelity 0.885 -> 0.902 at epsilon 3,
+        # 0.758 -> 0.810 at epsilon 1 (README, synthesizer).
         self.log_sigma = nn.Linear(1, max(n_positions, 1), bias=False)
         nn.init.constant_(self.log_sigma.weight, math.log(1 / math.sqrt(3)))
         # One learned log-temperature per softmax column (``logit_groups``: its column per output,
