@@ -425,8 +425,8 @@ class DPTVAESynthesizer:
         """What the preprocessing measures on the model's columns (``meta``), and the budget planned
         for it (public settings only)."""
         # the declared metadata: a declared rule's columns are never searched
-        orders = inequalities.order_candidates(self.metadata, [*condition_table, *self.also_predict])
-        orders = orders if self.find_rules else []
+        keep_as_is = [*condition_table, *self.also_predict]
+        orders = inequalities.order_candidates(self.metadata, keep_as_is) if self.find_rules else []
         mechanisms = Mechanisms.for_metadata(meta, condition_table, measure_declared=measure, orders=orders)
         plan = self._plan(mechanisms, n, delta)
         if not tree_resolves(plan, mechanisms, n):
