@@ -8,11 +8,15 @@ threshold. Round 1 (FIRST_ROUND_SHARE of the step's rho) counts every column, a 
 value per column (L2 sensitivity sqrt(k)): it keeps the frequent values. Round 2 spends the rest on
 the values round 1 did not keep: a row with u such values adds 1/sqrt(u) to each (L2 norm 1), so a
 rare zone of a row whose colour and payment are common counts in full instead of 1/sqrt(k) (taxis at
-eps 3: a value is kept from ~21-30 rows instead of ~46). Counts of values both neighbours have are
+eps 3: a value is kept from ~21-30 rows instead of ~46). Columns whose round-1 lists overlap share a
+domain (taxis' pick-up and drop-off zones): round 2 counts a row's value once over them and keeps a
+value new to them when its counts add up past the threshold of their summed noise, so a zone is kept
+from ~32 pick-ups and drop-offs together instead of ~23 of either. Counts of values both neighbours have are
 Gaussian mechanisms (in the PLD: two rounds of fixed noise whose rho adds up to the plan's step; round
 2's weights depend on the data only through round 1's noisy output); a value only the added row has
 is released in a round with probability at most 1 - Phi((tau - 1) / sigma), so over its at most k
-new values with at most half of ``delta_selection`` per round (outside the PLD). Nulls and declared
+new (column, value) pairs in round 1 and (group, value) pairs in round 2 with at most half of
+``delta_selection`` per round (outside the PLD). Nulls and declared
 (public) values are partitions known in advance: their noisy counts are always released (round 1;
 when every domain is declared, one round at the whole step's noise). The noisy counts are kept: they
 are paid for, and the synthesizer uses them (the target's distribution, the decoder's starting point).
@@ -87,6 +91,9 @@ FIRST_ROUND_SHARE = 0.2  # of the category step's rho spent on round 1 (every co
 # Round 2 also releases, per selected column, the noisy total of the weights its rows gave (scaled by this):
 # the ratio of rows to weight there turns the weighted counts back into rows.
 TOTAL_WEIGHT = 0.25
+# Two columns share a domain (round 2 counts their values together) when at least this share of the
+# values round 1 kept in the one with fewer are kept in the other too.
+SHARED_VALUES = 0.5
 
 
 @dataclass
@@ -101,6 +108,7 @@ class CategoryCounts:
     sigma: float = 0.0  # the noise standard deviation of the null and declared counts
     found_later: int = 0  # values the second round kept
     other_sigma: float = 0.0  # the noise standard deviation of ``other`` (n minus the noisy counts)
+    shares_domain_with: list[str] = field(default_factory=list)  # counted together in round 2
 
 
 def category_sigmas(sigma: float, columns: int) -> tuple[float, float]:
@@ -159,7 +167,7 @@ def category_domains(
     out = {}
     for c in cols:
         counts, null = first[c]
-        out[c] = _released(counts, null, n, c in selected, first_sigma, *found.get(c, (None, 0.0)))
+        out[c] = _released(counts, null, n, c in selected, first_sigma, *found.get(c, (None, 0.0, [])))
     return out
 
 
@@ -177,27 +185,70 @@ def _other(counts: pd.Series, null: float | None, n: int) -> float:
     return n - float(counts.clip(lower=0.0).sum()) - max(null or 0.0, 0.0)
 
 
+def shared_domains(kept: dict[str, set]) -> list[list[str]]:
+    """Columns that share a domain, read from round 1's output alone (post-processing): two columns
+    are linked when at least SHARED_VALUES of the values round 1 kept in the one with fewer are kept
+    in the other too (taxis' pick-up and drop-off zones); groups are the linked components."""
+    cols = list(kept)
+    group = {c: i for i, c in enumerate(cols)}
+    for i, a in enumerate(cols):
+        for b in cols[i + 1 :]:
+            fewer = min(len(kept[a]), len(kept[b]))
+            both = len(kept[a] & kept[b])
+            if fewer >= 2 and both >= SHARED_VALUES * fewer:
+                old, new = group[b], group[a]
+                group = {c: new if g == old else g for c, g in group.items()}
+    return [[c for c in cols if group[c] == g] for g in dict.fromkeys(group.values())]
+
+
 def _second_round(values: dict, first: dict, n: int, sigma: float, tau2: float, rng) -> dict:
-    """Round 2 over the values round 1 did not keep: a row with u such values adds 1/sqrt(u) to each
-    (L2 norm 1 whatever its u), so a rare value of a row whose other columns are common counts in full
-    instead of 1/sqrt(k). Each column's total weight is released too (scaled by TOTAL_WEIGHT): rows per
-    unit of weight there (between 1 and sqrt(u)) turns a found value's weight back into rows.
-    Returns {column: (the found values' counts in rows, their noise standard deviation)}."""
+    """Round 2 over the values round 1 did not keep, per group of columns that share a domain
+    (``shared_domains``; a lone column is a group of one). A row's units are its distinct (group,
+    value) pairs among those values; each of its u gets 1/sqrt(u), split equally over the columns of
+    the group holding the value (L2 norm at most 1 whatever the row), so a rare zone of a row whose
+    other columns are common counts in full instead of 1/sqrt(k). A value new to a group is kept when
+    the noisy counts of its columns add up to more than tau2 at their summed noise (a value only one
+    row has adds at most 1 to the sum): a zone half of whose rows are pick-ups and half drop-offs is
+    kept from about 1/sqrt(2) of the rows one column needs. A group's kept value is listed in each of
+    its columns whose own noisy count clears NOISE_FLOOR sigma; a value round 1 kept in one column of
+    a group is public, so its counts in the group's other columns need only that floor. Each column's
+    total weight is released too (scaled by TOTAL_WEIGHT): rows per unit of weight there turns a
+    found value's weight back into rows.
+    Returns {column: (the found values' counts in rows, their noise standard deviation, the other
+    columns of its group)}."""
     cols = list(first)
-    still = np.column_stack([(values[c].notna() & ~values[c].isin(first[c][0].index)).to_numpy() for c in cols])
-    u = still.sum(axis=1)
-    weight = 1.0 / np.sqrt(np.maximum(u, 1))  # (read only where u > 0)
+    kept = {c: set(first[c][0].index) for c in cols}
+    groups = shared_domains(kept)
+    open_ = {c: values[c].where(values[c].notna() & ~values[c].isin(kept[c])) for c in cols}
+    units, slots = [], {}  # per slot: whether it is its value's first in the group; its columns holding it
+    for g in groups:
+        for i, c in enumerate(g):
+            same = [(open_[c] == open_[o]).to_numpy() for o in g]  # (False where open_[c] is null)
+            slots[c] = np.sum(same, axis=0)  # the group's columns holding this slot's value
+            units.append(open_[c].notna().to_numpy() & ~np.any(same[:i], axis=0))  # its first slot
+    u = np.maximum(np.sum(units, axis=0), 1)
     found = {}
-    for j, c in enumerate(cols):
-        rows = still[:, j]
-        by_value = pd.Series(weight[rows]).groupby(values[c][rows].to_numpy(), sort=False).sum()
-        noisy = by_value + rng.normal(0.0, sigma, len(by_value))
-        total = (TOTAL_WEIGHT * weight[rows].sum() + rng.normal(0.0, sigma)) / TOTAL_WEIGHT
-        other = _other(*first[c], n)  # rows in values round 1 did not keep
-        ratio = float(np.clip(other / total, 1.0, len(cols) ** 0.5)) if total > 0 else 1.0
-        # (the noisy counts of values kept near the threshold run high, but a truncated-normal estimate
-        # did worse on taxis' zones: total error 13-24% against 9-15% of their rows)
-        found[c] = (noisy[noisy > tau2] * ratio, sigma * ratio)
+    for g in groups:
+        public = set().union(*(kept[c] for c in g))
+        new = sorted(set().union(*(open_[c].dropna() for c in g)) - public, key=str)
+        noisy = {}
+        for c in g:
+            rows = open_[c].notna().to_numpy()
+            weight = 1.0 / (np.sqrt(u[rows]) * slots[c][rows])
+            by_value = pd.Series(weight).groupby(open_[c][rows].to_numpy(), sort=False).sum()
+            index = new + sorted(public - kept[c], key=str)  # every value the group may list here
+            noisy[c] = by_value.reindex(index, fill_value=0.0) + rng.normal(0.0, sigma, len(index))
+            total = (TOTAL_WEIGHT * weight.sum() + rng.normal(0.0, sigma)) / TOTAL_WEIGHT
+            other = _other(*first[c], n)  # rows in values round 1 did not keep
+            # a slot weighs at least 1 / (sqrt(k) x the group's size)
+            ratio = float(np.clip(other / total, 1.0, (len(cols) ** 0.5) * len(g))) if total > 0 else 1.0
+            noisy[c] = (noisy[c], ratio)
+        summed = sum(noisy[c][0].reindex(new) for c in g)
+        selected = set(summed.index[summed > 1.0 + (tau2 - 1.0) * len(g) ** 0.5])
+        for c in g:
+            counts, ratio = noisy[c]
+            listed = counts[counts.index.isin(selected | public) & (counts > NOISE_FLOOR * sigma)]
+            found[c] = (listed * ratio, sigma * ratio, [o for o in g if o != c])
     return found
 
 
@@ -209,6 +260,7 @@ def _released(
     sigma: float,
     later: pd.Series | None = None,
     later_sigma: float = 0.0,
+    shares_domain_with: list[str] | None = None,
 ) -> CategoryCounts:
     """``counts`` and ``null`` carry noise ``sigma``; ``later``: the values round 2 found (noise
     ``later_sigma``). ``other`` is n minus all of them, so its noise is theirs summed."""
@@ -225,6 +277,7 @@ def _released(
         sigma,
         found_later=len(later),
         other_sigma=variance**0.5,
+        shares_domain_with=shares_domain_with or [],
     )
 
 

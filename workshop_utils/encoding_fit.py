@@ -289,7 +289,9 @@ def _category_counts(df, meta, plan, mech, rng, ledger, bins: dict) -> dict[str,
             "the values round 1 did not keep: a row splits a unit of weight over them (1/sqrt(u) each of its u; L2 "
             f"sensitivity sqrt(1 + {dp_domains.TOTAL_WEIGHT:g}^2) with each column's weight total), noise std "
             f"{select:.1f}, kept above {tau2:.0f} (a row with one such value weighs 1, so {tau2:.0f} rows), counts "
-            "scaled back to rows by the column's rows per unit of weight"
+            "scaled back to rows by the column's rows per unit of weight; columns whose round-1 lists overlap share a "
+            f"domain: a row counts a value once over them, kept when their counts add up past {tau2:.0f} x sqrt(columns)"
+            f" and listed in each column whose count clears {dp_domains.NOISE_FLOOR:g} noise std"
         )
     ledger.add(
         "category domains",
@@ -378,6 +380,11 @@ def _note_categories(ledger, col, counts, n, private, plan, mech) -> None:
         0.0,
         f"{len(counts.categories)} categories kept"
         + (f" ({counts.found_later} of them by round 2)" if counts.found_later else "")
+        + (
+            f", counted with {', '.join(counts.shares_domain_with)} (a shared domain)"
+            if counts.shares_domain_with
+            else ""
+        )
         + f"; about {other:.1%} of rows fall in '{OTHER}'",
         composed=True,
     )
