@@ -1,8 +1,8 @@
 """How far the category selection could go on taxis with nothing declared, whatever the budget split.
 
 For ε = 1 and 3 at the fit's δ (1/(10 n)) on the test split's training rows it prints, for a few shares
-of the whole budget given to the category step (the default plan gives it 0.15: 0.3 preprocessing over
-two steps), the fewest rows a zone needs to be kept by our two-round Gaussian selection when its rows'
+of the whole budget given to the category step (the default plan gives it 0.21: 0.45 preprocessing over
+two full steps and the order counts' tenth of one; 0.14 before 2026-12-05's 0.3), the fewest rows a zone needs to be kept by our two-round Gaussian selection when its rows'
 other zone is rare too (each such row gives the zone 1/sqrt(2)): one column alone (round 2's threshold
 times sqrt(2)), and, once round 1 has found that the two zone columns share a domain, pick-ups and
 drop-offs together (that threshold times sqrt(2) again, for the summed noise, each column listing the
@@ -31,7 +31,7 @@ from bench_quality import DATA, ceiling_of, load, split  # noqa: E402
 
 from workshop_utils import accounting, dp, dp_domains  # noqa: E402
 
-SHARES = (0.15, 0.3, 0.5, 1.0)
+SHARES = (0.14, 0.21, 0.3, 0.5, 1.0)
 ZONES = ("pickup_zone", "dropoff_zone")
 
 

@@ -137,8 +137,8 @@ def test_columns_in_no_order_get_no_rule_and_a_small_table_does_not_pay_for_the_
     synth = fit(df, meta, epochs=2)
     assert synth.plan_.step("datetime order") is not None and synth.rules_ == {}
     assert "found: none" in synth.privacy_ledger().set_index("step").loc["datetime order", "detail"]
-    # 700 rows: the counts' noise (about 12 rows at epsilon 3) is over 1% of the rows, so the step is not planned
-    small = fit(df.head(700), meta, epochs=1, batch_size=100)
+    # 500 rows: the counts' noise (about 6 rows at epsilon 3) is over 1% of the rows, so the step is not planned
+    small = fit(df.head(500), meta, epochs=1, batch_size=100)
     assert small.plan_.step("datetime order") is None and small.rules_ == {}
 
 

@@ -114,7 +114,7 @@ class DPTVAESynthesizer:
         batch_size: int = 500,
         max_grad_norm: float = 1.0,
         learning_rate: float = 2e-3,
-        preprocessing_share: float = 0.3,
+        preprocessing_share: float = 0.45,
         hidden: tuple[int, ...] = (128, 128),
         latent_dim: int = 128,
         loss_factor: float = 0.5,
