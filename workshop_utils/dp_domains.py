@@ -8,10 +8,10 @@ threshold. Round 1 (FIRST_ROUND_SHARE of the step's rho) counts every column, a 
 value per column (L2 sensitivity sqrt(k)): it keeps the frequent values. Round 2 spends the rest on
 the values round 1 did not keep: a row with u such values adds 1/sqrt(u) to each (L2 norm 1), so a
 rare zone of a row whose colour and payment are common counts in full instead of 1/sqrt(k) (taxis at
-eps 3: a value is kept from ~21-30 rows instead of ~46). Columns whose round-1 lists overlap share a
+eps 3: a value is kept from ~19-27 rows instead of ~39). Columns whose round-1 lists overlap share a
 domain (taxis' pick-up and drop-off zones): round 2 counts a row's value once over them and keeps a
 value new to them when its counts add up past the threshold of their summed noise, so a zone is kept
-from ~32 pick-ups and drop-offs together instead of ~23 of either. Counts of values both neighbours have are
+from ~27 pick-ups and drop-offs together instead of ~19 of either. Counts of values both neighbours have are
 Gaussian mechanisms (in the PLD: two rounds of fixed noise whose rho adds up to the plan's step; round
 2's weights depend on the data only through round 1's noisy output); a value only the added row has
 is released in a round with probability at most 1 - Phi((tau - 1) / sigma), so over its at most k
