@@ -64,7 +64,7 @@ def main() -> None:
             sigma = math.sqrt(k) * multiplier
             tau1, tau2 = dp_domains.category_thresholds(sigma, k, selection, k)
             floor = dp_domains.NOISE_FLOOR * dp_domains.category_sigmas(sigma, k)[1]
-            alone, together = tau2 * math.sqrt(2), (1 + (tau2 - 1) * math.sqrt(2)) * math.sqrt(2)
+            alone, together = tau2 * math.sqrt(2), dp_domains.shared_threshold(tau2, 2) * math.sqrt(2)
             # do the zones round 1 keeps (noise-free) show the shared domain?
             counts = {col: train[col].value_counts() for col in ZONES}
             first = {col: set(c.index[c > tau1]) for col, c in counts.items()}

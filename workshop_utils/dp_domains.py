@@ -185,6 +185,13 @@ def _other(counts: pd.Series, null: float | None, n: int) -> float:
     return n - float(counts.clip(lower=0.0).sum()) - max(null or 0.0, 0.0)
 
 
+def shared_threshold(tau2: float, columns: int) -> float:
+    """Round 2's threshold on the summed counts of a value over ``columns`` columns that share a domain:
+    a value only one row has still adds at most 1, and the noise of the sum is sqrt(columns) times one
+    column's, so it passes with one column's probability (``tau2`` itself for a lone column)."""
+    return 1.0 + (tau2 - 1.0) * columns**0.5
+
+
 def shared_domains(kept: dict[str, set]) -> list[list[str]]:
     """Columns that share a domain, read from round 1's output alone (post-processing): two columns
     are linked when at least SHARED_VALUES of the values round 1 kept in the one with fewer are kept
@@ -243,7 +250,7 @@ def _second_round(values: dict, first: dict, n: int, sigma: float, tau2: float, 
             # a slot weighs at least 1 / (sqrt(k) x the group's size)
             ratio[c] = float(np.clip(other / total, 1.0, (len(cols) ** 0.5) * len(g))) if total > 0 else 1.0
         summed = sum(noisy[c].reindex(new) for c in g)
-        kept_new = set(summed.index[summed > 1.0 + (tau2 - 1.0) * len(g) ** 0.5])
+        kept_new = set(summed.index[summed > shared_threshold(tau2, len(g))])
         for c in g:
             listed = noisy[c][noisy[c].index.isin(kept_new | public) & (noisy[c] > NOISE_FLOOR * sigma)]
             # (the noisy counts of values kept near the threshold run high, but a truncated-normal estimate

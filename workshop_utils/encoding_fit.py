@@ -290,8 +290,8 @@ def _category_counts(df, meta, plan, mech, rng, ledger, bins: dict) -> dict[str,
             f"sensitivity sqrt(1 + {dp_domains.TOTAL_WEIGHT:g}^2) with each column's weight total), noise std "
             f"{select:.1f}, kept above {tau2:.0f} (a row with one such value weighs 1, so {tau2:.0f} rows), counts "
             "scaled back to rows by the column's rows per unit of weight; columns whose round-1 lists overlap share a "
-            f"domain: a row counts a value once over them, kept when their counts add up past 1 + {tau2 - 1:.0f} x "
-            "sqrt(columns)"
+            f"domain: a row counts a value once over them, kept when their counts add up past "
+            f"{dp_domains.shared_threshold(tau2, 2):.0f} for two columns (1 + {tau2 - 1:.0f} x sqrt(columns))"
             f" and listed in each column whose count clears {dp_domains.NOISE_FLOOR:g} noise std"
         )
     ledger.add(
