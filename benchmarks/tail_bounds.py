@@ -29,13 +29,13 @@ from workshop_utils.encoding import to_float  # noqa: E402
 from workshop_utils.synth import DPTVAESynthesizer  # noqa: E402
 
 
-def column_figures(x: np.ndarray, sigma: float, fits: int) -> tuple[float, float, float, int]:
+def column_figures(x: np.ndarray, sigma: float, fits: int, whole_units: bool) -> tuple[float, float, float, int]:
     """(median and worst DP 99.9% quantile, mean share of rows in no kept cell, fits with far cells)."""
     x = x[~np.isnan(x)]
     span = x.max() - x.min()
     tops, clipped, far = [], [], 0
     for _ in range(fits):
-        h = LocatedHistogram.build(x, sigma, np.random.default_rng())
+        h = LocatedHistogram.build(x, sigma, np.random.default_rng(), whole_units=whole_units)
         tops.append(h.quantile(0.999))
         clipped.append(h.share_outside_kept(x))
         lo, hi = h.support()
@@ -63,8 +63,10 @@ def main() -> None:
             mechanisms, plan = synth._mechanisms(meta, [], n, dp.default_delta(n), False)
             sigma = plan.step("numeric quantiles").sigma
             for col in mechanisms.numeric:
-                x = to_float(train[col], meta.columns[col].modeled_kind())
-                med, worst, clipped, far = column_figures(x, sigma, args.fits)
+                kind = meta.columns[col].modeled_kind()
+                x = to_float(train[col], kind)
+                whole = meta.columns[col].integer or kind == "datetime"  # as the fit counts it
+                med, worst, clipped, far = column_figures(x, sigma, args.fits, whole)
                 q, top = np.nanquantile(x, 0.999), np.nanmax(x)
                 print(
                     f"| {name} | {eps:g} | {col} | {q:.6g} / {top:.6g} | {med:.6g} / {worst:.6g} | {clipped:.2%} "

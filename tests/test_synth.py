@@ -302,6 +302,34 @@ def test_a_value_between_located_atoms_is_not_lost_from_the_middle_of_a_column()
         assert np.mean(q < 1) == pytest.approx(70 / len(passengers), abs=0.005)  # the zeros stay
 
 
+def test_an_integer_column_is_counted_integer_by_integer():
+    """Cells cut anywhere held several integers and spread their count over them: taxis' passengers 3-6
+    (2.5-4.5% of the rows each) came out as one flat run, off by up to 2.5 points per integer, and 6
+    was lost in 3 fits of 20 (the fit's column fidelity 0.94 against 0.99 for its ceiling). An integer
+    column (and a datetime, by day) is counted in cells with whole-number edges."""
+    from workshop_utils.dp_domains import LocatedHistogram
+
+    counts = [70, 3714, 693, 187, 93, 227, 127]
+    passengers = np.repeat(np.arange(7.0), counts)
+    true = np.array(counts) / len(passengers)
+    u = (np.arange(400) + 0.5) / 400
+    for seed in range(10):  # the plan's sigma for taxis' training rows at epsilon 3
+        s = LocatedHistogram.build(passengers, sigma=42.1, rng=np.random.default_rng(seed), whole_units=True)
+        q = np.floor([s.quantile(p) for p in u])
+        assert np.abs(np.bincount(q.astype(int), minlength=7) / len(u) - true).max() < 0.012
+        assert np.floor(s.quantile(0.999)) == 6  # the largest value stays
+
+    # through a fit, beside seven more numeric columns (taxis' noise): the column is declared integer,
+    # its bins are its integers and their shares are measured
+    rng = np.random.default_rng(0)
+    others = {f"amount{i}": rng.lognormal(2, 0.5, len(passengers)) for i in range(7)}
+    df = pd.DataFrame({"passengers": pd.array(rng.permutation(passengers).astype(int), "Int64"), **others})
+    synth = DPTVAESynthesizer(TableMetadata.detect(df), epsilon=3.0, epochs=1, progress=False).fit(df)
+    enc = next(e for e in synth.encodings_ if e.name == "passengers")
+    assert enc.integer_bins and (enc.lo, enc.hi) == (0.0, 6.0)
+    assert np.abs(np.asarray(synth.marginals_["passengers"][:7]) - true).max() < 0.01
+
+
 def test_declared_values_under_the_noise_floor_share_their_pooled_count():
     """A declared category list: each value's noisy count under the floor reads as noise, but together
     they hold real rows (taxis' ~200 zones, most of ~20 rows). Zeroing them made the sampler never draw

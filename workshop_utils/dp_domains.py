@@ -38,6 +38,7 @@ so the two compose adaptively like two Gaussians of fixed noise.
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -425,12 +426,14 @@ class QuantileTree:
             level, key = level + 1, 2 * key + (right > left)
         return level, key
 
-    def frame(self, rows_per_cell: float, max_parts: int = 128) -> list[tuple[float, float, int]]:
+    def frame(self, rows_per_cell: float, max_parts: int = 128, unit: float = 0.0) -> list[tuple[float, float, int]]:
         """Regions (lo, hi, equal cells) the located histogram cuts finely: in each octave that holds
         rows, the node found by ``_locate`` and two nodes either side (where a tail read as empty lies),
         in cells of about ``rows_per_cell`` rows over the span of the octave's central rows (the node can
         be much wider than the rows: the descent stops early rather than late); the octaves next to
-        those in 4 cells, and every other octave whole."""
+        those in 4 cells, and every other octave whole. ``unit``: the node and the span are at least this
+        wide (1 for whole numbers: a node narrower than an integer sits on one atom, and two such nodes
+        either side end short of the next integers: taxis' passengers located at 5 lost 6)."""
         regions = []
         significant, w = self._significant, self._weights
         total = w.sum()
@@ -438,14 +441,14 @@ class QuantileTree:
             a, b = float(self.edges[cell]), float(self.edges[cell + 1])
             if significant[cell]:
                 level, key = self._locate(cell)
-                width = (b - a) / 2**level
-                start = a + (key - cell * 2**level) * width
+                start = a + (key - cell * 2**level) * (b - a) / 2**level
+                width = max((b - a) / 2**level, unit)
                 before, share = w[:cell].sum() / total, w[cell] / total
                 # the central 80%: walks to the 2% and 98% quantiles stop early at this noise and land
                 # anywhere in a wide node; the region reaches 3 such spans past it (a long tail beyond is
                 # counted in the wide cells and clipped)
                 q10, q90 = self.quantile(before + 0.1 * share), self.quantile(before + 0.9 * share)
-                span = (q90 - q10) * 1.2
+                span = max((q90 - q10) * 1.2, unit)
                 parts = np.clip(2 ** round(np.log2(max(w[cell], rows_per_cell) / rows_per_cell)), 4, max_parts)
                 step = span / parts if span > 0 else width / 4
                 lo = max(start - 2 * width, a, q10 - 3 * span)
@@ -502,15 +505,24 @@ class LocatedHistogram:
         return self.sigma
 
     @classmethod
-    def build(cls, x: np.ndarray, sigma: float, rng: np.random.Generator) -> LocatedHistogram:
+    def build(
+        cls, x: np.ndarray, sigma: float, rng: np.random.Generator, whole_units: bool = False
+    ) -> LocatedHistogram:
         """``sigma``: the plan's noise per tree node (sensitivity sqrt(17) per column). The locating tree
         gets sigma / sqrt(share) and the counts sigma / sqrt(17 (1 - share)) at sensitivity 1: in
         zero-concentrated (or Gaussian-DP) terms the two spend share and 1 - share of the step's rho,
-        and the partition depends on the data only through the first one's noisy output."""
+        and the partition depends on the data only through the first one's noisy output.
+        ``whole_units`` (declared: an integer column, or a datetime binned by day): the cells' edges are
+        whole numbers, so a cell holds whole integers (days) and where the frame is finer than 1, each
+        integer is counted alone. Cut anywhere, a cell holding several integers spread its count over
+        them: taxis' passengers 3-6 (2.5-4.5% of the rows each) came out as one flat run, 6 often lost."""
         tree_sigma, cell_sigma = located_sigmas(sigma)
         tree = QuantileTree.build(x, tree_sigma, rng)
-        regions = tree.frame(rows_per_cell=ROWS_PER_CELL * cell_sigma)
-        edges = np.unique(np.concatenate([tree.edges, *(np.linspace(lo, hi, k + 1) for lo, hi, k in regions)]))
+        regions = tree.frame(rows_per_cell=ROWS_PER_CELL * cell_sigma, unit=1.0 if whole_units else 0.0)
+        if whole_units:  # a region grows to the whole numbers it touches (an atom's node at 2: [2, 3))
+            regions = [(math.floor(lo), max(math.ceil(hi), math.floor(lo) + 1), k) for lo, hi, k in regions]
+        edges = np.concatenate([tree.edges, *(np.linspace(lo, hi, k + 1) for lo, hi, k in regions)])
+        edges = np.unique(np.round(edges) if whole_units else edges)
         # clusters of rows grow on the cells cut inside a region: the rest of the line is counted in wide
         # cells (what is left of an octave beside a located node) whose rows are clipped unless they lie
         # between kept cells

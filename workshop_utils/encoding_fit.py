@@ -327,11 +327,16 @@ def _quantile_sources(df, meta, plan, mech, rng, ledger) -> dict:
         0.0,
         f"locating: {share:.0%} of the step's rho, noise std {tree_sigma:.1f} rows per node, L2 sensitivity "
         f"sqrt({m} x 17); counting: noise std {cell_sigma:.1f} rows per cell, L2 sensitivity sqrt({m}) (a row is in "
-        "one cell); bounds, bins, null and clipped shares are read from the counts; composed with the other "
+        "one cell; integer and datetime columns: cells of whole integers, days); bounds, bins, null and clipped "
+        "shares are read from the counts; composed with the other "
         "mechanisms in one PLD (epsilon shown: this step alone)",
         composed=True,
     )
-    return {c: dp_domains.LocatedHistogram.build(to_float(df[c], kinds[c]), step.sigma, rng) for c in mech.numeric}
+    whole = {c: meta.columns[c].integer or kinds[c] == "datetime" for c in mech.numeric}  # as day_or_integer_grid
+    return {
+        c: dp_domains.LocatedHistogram.build(to_float(df[c], kinds[c]), step.sigma, rng, whole_units=whole[c])
+        for c in mech.numeric
+    }
 
 
 def _category_marginal(counts: dp_domains.CategoryCounts, categories: list, other_slot: bool) -> list[float]:
@@ -480,6 +485,8 @@ def _numeric_encoding(enc: ColumnEncoding, cm, source, n: int, ledger: PrivacyLe
 def _bin_shares(enc: ColumnEncoding, source, n: int) -> list[float]:
     """The column's marginal over its slots (bins, null), read from the quantiles (post-processing)."""
     fine = np.array([source.quantile(p) for p in (np.arange(FINE_LEVELS) + 0.5) / FINE_LEVELS])
+    if enc.day_or_integer_grid:  # as for the bins: an estimate inside [k, k + 1) is k's mass (encode rounds)
+        fine = np.floor(fine + 1e-9)
     idx, _ = enc.encode(pd.Series(_snap(fine, np.asarray(enc.bin_edges or [], dtype=float))))
     null = min(_signal(source.null, source) / n, 1.0) if enc.nullable else 0.0
     shares = np.bincount(idx, minlength=enc.slots)[: enc.slots - 1] / FINE_LEVELS * (1 - null)
