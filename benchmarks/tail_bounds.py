@@ -65,8 +65,7 @@ def main() -> None:
             for col in mechanisms.numeric:
                 kind = meta.columns[col].modeled_kind()
                 x = to_float(train[col], kind)
-                whole = meta.columns[col].integer or kind == "datetime"  # as the fit counts it
-                med, worst, clipped, far = column_figures(x, sigma, args.fits, whole)
+                med, worst, clipped, far = column_figures(x, sigma, args.fits, meta.columns[col].on_whole_units())
                 q, top = np.nanquantile(x, 0.999), np.nanmax(x)
                 print(
                     f"| {name} | {eps:g} | {col} | {q:.6g} / {top:.6g} | {med:.6g} / {worst:.6g} | {clipped:.2%} "

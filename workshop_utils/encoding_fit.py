@@ -332,9 +332,10 @@ def _quantile_sources(df, meta, plan, mech, rng, ledger) -> dict:
         "mechanisms in one PLD (epsilon shown: this step alone)",
         composed=True,
     )
-    whole = {c: meta.columns[c].integer or kinds[c] == "datetime" for c in mech.numeric}  # as day_or_integer_grid
     return {
-        c: dp_domains.LocatedHistogram.build(to_float(df[c], kinds[c]), step.sigma, rng, whole_units=whole[c])
+        c: dp_domains.LocatedHistogram.build(
+            to_float(df[c], kinds[c]), step.sigma, rng, whole_units=meta.columns[c].on_whole_units()
+        )
         for c in mech.numeric
     }
 
