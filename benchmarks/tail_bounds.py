@@ -25,7 +25,7 @@ from bench_quality import DATA, load, split  # noqa: E402
 
 from workshop_utils import dp  # noqa: E402
 from workshop_utils.dp_domains import LocatedHistogram  # noqa: E402
-from workshop_utils.encoding import to_float  # noqa: E402
+from workshop_utils.encoding import on_whole_units, to_float  # noqa: E402
 from workshop_utils.synth import DPTVAESynthesizer  # noqa: E402
 
 
@@ -65,7 +65,8 @@ def main() -> None:
             for col in mechanisms.numeric:
                 kind = meta.columns[col].modeled_kind()
                 x = to_float(train[col], kind)
-                med, worst, clipped, far = column_figures(x, sigma, args.fits, meta.columns[col].on_whole_units())
+                whole = on_whole_units(kind, meta.columns[col].integer)  # as the fit counts it
+                med, worst, clipped, far = column_figures(x, sigma, args.fits, whole)
                 q, top = np.nanquantile(x, 0.999), np.nanmax(x)
                 print(
                     f"| {name} | {eps:g} | {col} | {q:.6g} / {top:.6g} | {med:.6g} / {worst:.6g} | {clipped:.2%} "

@@ -431,9 +431,10 @@ class QuantileTree:
         rows, the node found by ``_locate`` and two nodes either side (where a tail read as empty lies),
         in cells of about ``rows_per_cell`` rows over the span of the octave's central rows (the node can
         be much wider than the rows: the descent stops early rather than late); the octaves next to
-        those in 4 cells, and every other octave whole. ``unit``: the node and the span are at least this
-        wide (1 for whole numbers: a node narrower than an integer sits on one atom, and two such nodes
-        either side end short of the next integers: taxis' passengers located at 5 lost 6)."""
+        those in 4 cells, and every other octave whole. ``unit`` (1 for whole numbers, 0 otherwise): the
+        node and the span are at least this wide (a node narrower than an integer sits on one atom, and
+        two such nodes either side end short of the next integers: taxis' passengers located at 5 lost 6),
+        and each region grows to the whole units it touches (an atom's node at 2: [2, 3))."""
         regions = []
         significant, w = self._significant, self._weights
         total = w.sum()
@@ -459,6 +460,8 @@ class QuantileTree:
             else:  # a heavy tail runs on octave by octave: 4 cells next to the rows, 1 further out
                 near = significant[max(cell - 1, 0)] or significant[min(cell + 1, len(significant) - 1)]
                 regions.append((a, b, 4 if near else 1))
+        if unit:
+            regions = [(math.floor(lo), max(math.ceil(hi), math.floor(lo) + 1), k) for lo, hi, k in regions]
         return regions
 
 
@@ -519,8 +522,6 @@ class LocatedHistogram:
         tree_sigma, cell_sigma = located_sigmas(sigma)
         tree = QuantileTree.build(x, tree_sigma, rng)
         regions = tree.frame(rows_per_cell=ROWS_PER_CELL * cell_sigma, unit=1.0 if whole_units else 0.0)
-        if whole_units:  # a region grows to the whole numbers it touches (an atom's node at 2: [2, 3))
-            regions = [(math.floor(lo), max(math.ceil(hi), math.floor(lo) + 1), k) for lo, hi, k in regions]
         edges = np.concatenate([tree.edges, *(np.linspace(lo, hi, k + 1) for lo, hi, k in regions)])
         edges = np.unique(np.round(edges) if whole_units else edges)
         # clusters of rows grow on the cells cut inside a region: the rest of the line is counted in wide

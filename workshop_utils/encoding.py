@@ -61,8 +61,7 @@ class ColumnEncoding:
 
     @property
     def day_or_integer_grid(self) -> bool:
-        """Binned on whole units: an integer column by integer, a datetime by day."""
-        return self.integer or self.kind == "datetime"
+        return on_whole_units(self.kind, self.integer)
 
     @property
     def top(self) -> float:
@@ -151,6 +150,11 @@ class ColumnEncoding:
             x = np.rint(x * SECONDS_PER_DAY) / SECONDS_PER_DAY
         x = np.where(null, np.nan, x)
         return _restore_dtype(pd.Series(x), self)
+
+
+def on_whole_units(kind: str, integer: bool) -> bool:
+    """Binned on whole units (declared): an integer column by integer, a datetime by day."""
+    return integer or kind == "datetime"
 
 
 def to_float(s: pd.Series, kind: str = "numerical") -> np.ndarray:

@@ -24,7 +24,7 @@ import pandas as pd
 from . import dp_domains, inequalities
 from .accounting import PrivacyPlan, preprocessing_noise_multiplier
 from .dp import PrivacyLedger
-from .encoding import MAX_INTEGER_BINS, N_BINS, OTHER, ColumnEncoding, choose_transform, to_float
+from .encoding import MAX_INTEGER_BINS, N_BINS, OTHER, ColumnEncoding, choose_transform, on_whole_units, to_float
 from .metadata import TableMetadata
 
 P_TAIL = 0.001  # the bounds are the 0.1% and 99.9% quantiles: each tail clips about 0.1% of the rows
@@ -334,7 +334,7 @@ def _quantile_sources(df, meta, plan, mech, rng, ledger) -> dict:
     )
     return {
         c: dp_domains.LocatedHistogram.build(
-            to_float(df[c], kinds[c]), step.sigma, rng, whole_units=meta.columns[c].on_whole_units()
+            to_float(df[c], kinds[c]), step.sigma, rng, whole_units=on_whole_units(kinds[c], meta.columns[c].integer)
         )
         for c in mech.numeric
     }

@@ -56,10 +56,6 @@ class ColumnMeta:
         """categorical, boolean, numerical or datetime: how the column is encoded."""
         return self.kind if self.role == "target" else self.role
 
-    def on_whole_units(self) -> bool:
-        """Binned on whole units (declared): an integer column by integer, a datetime by day."""
-        return self.integer or self.modeled_kind() == "datetime"
-
 
 @dataclass
 class TableMetadata:
