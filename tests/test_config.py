@@ -67,6 +67,8 @@ def test_bad_notebook_parameters_stop_the_run_before_anything_runs(tmp_path):
     assert not any(tmp_path.iterdir())  # no run folder, no notebook started
     with pytest.raises(ConfigError, match="epsilon must be a positive number, got True"):
         run_workshop(params={"epsilon": True}, runs_dir=tmp_path)
+    with pytest.raises(ConfigError, match="batch_size must be a positive integer or \"auto\", got 'big'"):
+        run_workshop(params={"batch_size": "big"}, runs_dir=tmp_path)
 
 
 def test_every_bad_value_is_named_in_one_message(tmp_path):

@@ -648,6 +648,27 @@ def test_same_seed_same_samples_and_save_load_round_trip(table, tmp_path):
     assert a.loss_history_ and loaded.loss_history_ == []  # the un-noised loss curve never leaves with a DP model
 
 
+def test_the_automatic_batch_grows_with_the_table(tmp_path):
+    """batch_size="auto" (the default): 500 rows, or an eighth of a larger table, planned and trained
+    at that rate, and kept through save/load; too small a table gets a message naming the setting."""
+    table = make_table(4_800, seed=4)
+    meta = make_meta(table)
+    assert DPTVAESynthesizer(meta).batch_size == "auto"
+    assert DPTVAESynthesizer(meta).batch_rows(2_000) == 500
+    assert DPTVAESynthesizer(meta).batch_rows(40_000) == 5_000
+    synth = DPTVAESynthesizer(meta, epsilon=3.0, epochs=1, progress=False).fit(table)
+    summary = synth.training_summary()
+    assert summary["batch_size"] == 600 and summary["sample_rate"] == pytest.approx(600 / 4_800)
+    assert summary["steps"] == 8  # 4,800 / 600 per epoch
+    assert "sample rate 0.12500" in synth.privacy_ledger().to_string()
+    assert DPTVAESynthesizer.load(synth.save(tmp_path / "m.pt")).training_summary()["batch_size"] == 600
+    assert DPTVAESynthesizer(meta, batch_size=100).batch_rows(40_000) == 100
+    with pytest.raises(SynthesizerError, match="fewer than the automatic batch_size's 500; pass a smaller"):
+        DPTVAESynthesizer(meta, epsilon=3.0, progress=False).fit(table.head(400))
+    with pytest.raises(SynthesizerError, match="batch_size must be a positive integer or \"auto\", got 'big'"):
+        DPTVAESynthesizer(meta, batch_size="big")
+
+
 # --------------------------------------------------------------------------- bad input
 
 

@@ -95,6 +95,10 @@ def _optional_shadow_models(value: Any) -> str | None:
     return "must be None or an even integer of at least 4"
 
 
+def _batch_size(value: Any) -> str | None:
+    return None if value == "auto" or _positive_int(value) is None else 'must be a positive integer or "auto"'
+
+
 def _optional_positive_int(value: Any) -> str | None:
     return None if value is None else _positive_int(value)
 
@@ -103,7 +107,7 @@ RULES: dict[str, Callable[[Any], str | None]] = {
     "epsilon": _optional_positive,
     "delta": _optional_delta,
     "epochs": _positive_int,
-    "batch_size": _positive_int,
+    "batch_size": _batch_size,
     "sdv_epochs": _positive_int,
     "frontier_epochs": _positive_int,
     "scan_sample_rows": _positive_int,

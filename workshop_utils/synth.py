@@ -71,6 +71,13 @@ from .progress import progress_bar
 
 FORMAT = "workshop-dptvae/7"
 CALIBRATION_ROWS = 20_000
+# batch_size="auto": each DP-SGD step samples at least AUTO_BATCH_SHARE of the rows, and at least
+# AUTO_BATCH_ROWS. With the epochs fixed, a larger batch takes fewer steps, each with less noise per row
+# of signal; on bank and diamonds (27,000-32,000 training rows, validation split) batches of 2,000-4,000
+# beat 500 in utility and pairs at both epsilons, and a quarter did no better (benchmarks/README.md).
+# Taxis' validation split (3,833 rows), where its settings were chosen, keeps 500.
+AUTO_BATCH_ROWS = 500
+AUTO_BATCH_SHARE = 1 / 8
 GUARANTEE = (
     "(epsilon, delta)-DP for adding or removing one row of the table given to fit(): the model, "
     "its samples and this ledger change in distribution by at most that much; public: column "
@@ -111,7 +118,7 @@ class DPTVAESynthesizer:
         epsilon: float | None = 3.0,
         delta: float | None = None,
         epochs: int = 100,
-        batch_size: int = 500,
+        batch_size: int | str = "auto",
         max_grad_norm: float = 1.0,
         learning_rate: float = 2e-3,
         preprocessing_share: float = 0.45,
@@ -139,9 +146,9 @@ class DPTVAESynthesizer:
             raise SynthesizerError(f"epsilon must be a positive number (or None for no DP), got {epsilon!r}.")
         if delta is not None and not 0 < delta < 1:
             raise SynthesizerError(f"delta must be in (0, 1) and below 1/n, got {delta!r}.")
-        for name, value in (("epochs", epochs), ("batch_size", batch_size)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise SynthesizerError(f"{name} must be a positive integer, got {value!r}.")
+        for name, value, also in (("epochs", epochs, ""), ("batch_size", batch_size, ' or "auto"')):
+            if (isinstance(value, bool) or not isinstance(value, int) or value < 1) and not (also and value == "auto"):
+                raise SynthesizerError(f"{name} must be a positive integer{also}, got {value!r}.")
         if not max_grad_norm > 0:
             raise SynthesizerError(f"max_grad_norm must be positive, got {max_grad_norm!r}.")
         if not 0 < preprocessing_share < 1:
@@ -234,6 +241,7 @@ class DPTVAESynthesizer:
         with the data owner)."""
         self._check_input(df)
         n = len(df)
+        self.batch_size_ = self.batch_rows(n)
         delta = 0.0
         if self.private:
             delta = self.delta if self.delta is not None else dp.default_delta(n)
@@ -451,8 +459,8 @@ class DPTVAESynthesizer:
                 delta,
                 mechanisms.gaussian_steps(),
                 selection=bool(mechanisms.selected),
-                sample_rate=self.batch_size / n,
-                sgd_steps=max(1, n // self.batch_size) * self.epochs,
+                sample_rate=self.batch_size_ / n,
+                sgd_steps=max(1, n // self.batch_size_) * self.epochs,
                 preprocessing_share=self.preprocessing_share,
             )
         except ValueError as exc:
@@ -584,11 +592,19 @@ class DPTVAESynthesizer:
                 "(meta.set_role(column, 'excluded'), or `roles: {column: excluded}` in the dataset spec) or fill "
                 "them in the cleaning job."
             )
-        if len(df) < self.batch_size:
+        if len(df) < self.batch_rows(len(df)):
+            given = "the automatic batch_size's " if self.batch_size == "auto" else "batch_size="
             raise SynthesizerError(
-                f"The table has {len(df)} rows, fewer than batch_size={self.batch_size}; "
-                "lower batch_size or use more rows."
+                f"The table has {len(df)} rows, fewer than {given}{self.batch_rows(len(df))}; pass a smaller "
+                "batch_size (e.g. 64) or use more rows."
             )
+
+    def batch_rows(self, n: int) -> int:
+        """The expected batch for a table of ``n`` rows: ``batch_size``, or with "auto" n * AUTO_BATCH_SHARE
+        but at least AUTO_BATCH_ROWS (from the public row count only)."""
+        if self.batch_size == "auto":
+            return max(AUTO_BATCH_ROWS, int(n * AUTO_BATCH_SHARE))
+        return self.batch_size
 
     def _ledger_preamble(self, n: int) -> None:
         ledger = self.ledger_
@@ -679,7 +695,7 @@ class DPTVAESynthesizer:
         optimizer = torch.optim.Adam(self.model_.parameters(), lr=self.learning_rate, weight_decay=1e-5)
         params = [q for q in self.model_.parameters() if q.requires_grad]
         plan = self.plan_
-        steps_per_epoch = max(1, n // self.batch_size)
+        steps_per_epoch = max(1, n // self.batch_size_)
         self.sample_rate_, self.steps_ = plan.sample_rate, plan.sgd_steps
         self.noise_multiplier_ = None
         if self.private:
@@ -700,7 +716,7 @@ class DPTVAESynthesizer:
             batches = (
                 poisson_batches(n, self.sample_rate_, steps_per_epoch, gen)
                 if self.private
-                else torch.randperm(n, generator=gen)[: steps_per_epoch * self.batch_size].view(steps_per_epoch, -1)
+                else torch.randperm(n, generator=gen)[: steps_per_epoch * self.batch_size_].view(steps_per_epoch, -1)
             )
             for idx in batches:
                 optimizer.zero_grad(set_to_none=True)
@@ -766,6 +782,7 @@ class DPTVAESynthesizer:
         """What a fit decided from the plan and the public row count (no statistic of the data)."""
         return {
             "delta_used": self.plan_.delta,
+            "batch_size": self.batch_size_,
             "noise_multiplier": self.noise_multiplier_,
             "sample_rate": self.sample_rate_,
             "steps": self.steps_,
@@ -961,6 +978,7 @@ class DPTVAESynthesizer:
             "noise_multiplier_": self.noise_multiplier_,
             "sample_rate_": self.sample_rate_,
             "steps_": self.steps_,
+            "batch_size_": self.batch_size_,
             "sample_calls": self._sample_calls,
         }
         state = {"metadata": self.metadata.to_dict(), "parameters": self.get_parameters(), "fitted": fitted}
@@ -1008,6 +1026,7 @@ class DPTVAESynthesizer:
             f["sample_rate_"],
             f["steps_"],
         )
+        synth.batch_size_ = f.get("batch_size_", params["batch_size"])  # saved before "auto"
         synth._sample_calls = f["sample_calls"]
         synth.model_ = synth._new_model(sum(e.slots + e.has_position for e in synth.encodings_))
         synth.model_.load_state_dict(saved["state_dict"])

@@ -262,7 +262,7 @@ def train_sdv_baseline(
     budget: PrivacyBudget,
     train_entry: CatalogEntry,
     epochs: int,
-    batch_size: int = 500,
+    batch_size: int | str = 500,
 ) -> tuple[SDVBaseline | None, CatalogEntry]:
     """SDV's TVAESynthesizer without DP, as the original AWS workshop trains it; its samples (as many
     as training rows) go to ``baselines/`` for notebook 06's comparison and never leave the owner."""
