@@ -15,17 +15,14 @@ from .budget import PrivacyBudget
 from .metadata import TableMetadata
 from .progress import note
 
-SDV_BATCH = 500  # SDV's TVAESynthesizer default
-
 
 class SDVBaseline:
     """``SDVBaseline(meta, epochs=...).fit(df)``, ``.sample(n)``: SDV's TVAE on the
     columns our metadata models (excluded columns are left out and come back empty)."""
 
     def __init__(
-        self, metadata: TableMetadata, epochs: int = 300, batch_size: int | str = SDV_BATCH, table_name: str = "table"
+        self, metadata: TableMetadata, epochs: int = 300, batch_size: int = 500, table_name: str = "table"
     ) -> None:
-        """``batch_size`` "auto" (our synthesizer's setting, passed on by notebook 04): SDV's own default, 500."""
         self.metadata = metadata
         self.epochs = epochs
         self.batch_size = batch_size
@@ -39,8 +36,7 @@ class SDVBaseline:
         if budget is not None:
             budget.charge(None, 0.0, "SDV TVAE baseline (no DP, internal only)", internal_only=True)
         sdv_meta = Metadata.load_from_dict(self.metadata.to_sdv_dict(self.table_name))
-        size = SDV_BATCH if self.batch_size == "auto" else self.batch_size
-        batch = max(10, min(size, len(df)) // 10 * 10)  # SDV's TVAE needs a multiple of 10 (pac)
+        batch = max(10, min(self.batch_size, len(df)) // 10 * 10)  # SDV's TVAE needs a multiple of 10 (pac)
         self.columns_ = list(df.columns)
         note(f"SDV TVAE (no DP): training {self.epochs} epochs on {len(df):,} rows ...")
         start = time.perf_counter()

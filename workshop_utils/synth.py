@@ -146,9 +146,10 @@ class DPTVAESynthesizer:
             raise SynthesizerError(f"epsilon must be a positive number (or None for no DP), got {epsilon!r}.")
         if delta is not None and not 0 < delta < 1:
             raise SynthesizerError(f"delta must be in (0, 1) and below 1/n, got {delta!r}.")
-        for name, value, also in (("epochs", epochs, ""), ("batch_size", batch_size, ' or "auto"')):
-            if (isinstance(value, bool) or not isinstance(value, int) or value < 1) and not (also and value == "auto"):
-                raise SynthesizerError(f"{name} must be a positive integer{also}, got {value!r}.")
+        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+            raise SynthesizerError(f"epochs must be a positive integer, got {epochs!r}.")
+        if batch_size != "auto" and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
+            raise SynthesizerError(f'batch_size must be a positive integer or "auto", got {batch_size!r}.')
         if not max_grad_norm > 0:
             raise SynthesizerError(f"max_grad_norm must be positive, got {max_grad_norm!r}.")
         if not 0 < preprocessing_share < 1:
@@ -592,11 +593,12 @@ class DPTVAESynthesizer:
                 "(meta.set_role(column, 'excluded'), or `roles: {column: excluded}` in the dataset spec) or fill "
                 "them in the cleaning job."
             )
-        if len(df) < self.batch_rows(len(df)):
+        batch = self.batch_rows(len(df))
+        if len(df) < batch:
             given = "the automatic batch_size's " if self.batch_size == "auto" else "batch_size="
             raise SynthesizerError(
-                f"The table has {len(df)} rows, fewer than {given}{self.batch_rows(len(df))}; pass a smaller "
-                "batch_size (e.g. 64) or use more rows."
+                f"The table has {len(df)} rows, fewer than {given}{batch}; pass a smaller batch_size (e.g. 64) "
+                "or use more rows."
             )
 
     def batch_rows(self, n: int) -> int:
@@ -695,8 +697,8 @@ class DPTVAESynthesizer:
         optimizer = torch.optim.Adam(self.model_.parameters(), lr=self.learning_rate, weight_decay=1e-5)
         params = [q for q in self.model_.parameters() if q.requires_grad]
         plan = self.plan_
-        steps_per_epoch = max(1, n // self.batch_size_)
         self.sample_rate_, self.steps_ = plan.sample_rate, plan.sgd_steps
+        steps_per_epoch = self.steps_ // self.epochs  # as planned (_plan)
         self.noise_multiplier_ = None
         if self.private:
             sigma = plan.sgd_noise_multiplier

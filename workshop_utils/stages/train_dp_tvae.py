@@ -262,14 +262,14 @@ def train_sdv_baseline(
     budget: PrivacyBudget,
     train_entry: CatalogEntry,
     epochs: int,
-    batch_size: int | str = 500,
 ) -> tuple[SDVBaseline | None, CatalogEntry]:
-    """SDV's TVAESynthesizer without DP, as the original AWS workshop trains it; its samples (as many
+    """SDV's TVAESynthesizer without DP, as the original AWS workshop trains it (SDV's own batch of 500,
+    not our synthesizer's); its samples (as many
     as training rows) go to ``baselines/`` for notebook 06's comparison and never leave the owner."""
     existing = catalog.existing_entry(store, settings, spec.tables.sdv_baseline)
     if existing is not None:  # a resumed run: trained before
         return None, existing
-    baseline = SDVBaseline(meta, epochs=epochs, batch_size=batch_size, table_name=spec.name).fit(train, budget)
+    baseline = SDVBaseline(meta, epochs=epochs, table_name=spec.name).fit(train, budget)
     samples = baseline.sample(len(train))
     entry = catalog.write_table(
         store,
