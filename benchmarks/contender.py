@@ -56,7 +56,7 @@ def fit_ours(train: pd.DataFrame, args: argparse.Namespace, meta: dict):
     from workshop_utils.synth import DPTVAESynthesizer
 
     kwargs = {"epochs": args.epochs} if args.epochs else {}
-    if len(train) < 1000:  # the README's setting for a small table (the default batch is 500 rows)
+    if len(train) < 1000:  # the README's setting for a small table (the automatic batch needs 500 rows)
         kwargs["batch_size"] = 64
     if args.name == "ours_unmeasured":  # the declared columns used as declared, no marginal (an option)
         kwargs["measure_declared"] = False

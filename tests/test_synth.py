@@ -1,4 +1,6 @@
+import dataclasses
 import math
+import re
 import warnings
 
 import numpy as np
@@ -174,8 +176,9 @@ def test_ledger_matches_the_accountant_and_the_request(dp_synth, table):
     )
     assert composed["epsilon"] <= rdp.get_epsilon(plan.delta_accounted) + 1e-6
     by_col = ledger.set_index(["step", "column"])
-    # declared bounds, used as declared: on this table at epsilon 1 their counts would be noise
-    # (measure_declared 'auto'), so uniform bins, nothing paid, nothing read
+    # declared bounds, used as declared: on this table at epsilon 1 their bins' counts would be noise
+    # (measure_declared 'auto'), so uniform bins, nothing paid, nothing read; the declared boolean's
+    # two values hold enough rows each, so its counts are paid for ("lists")
     assert by_col.loc[("bounds", "age"), "mechanism"] == "declared public"
     assert by_col.loc[("bounds", "age"), "epsilon"] == 0 and "age" not in by_col.loc["numeric quantiles"].index[0]
     for col in ("income", "opened"):  # undeclared bounds come from the paid quantile tree
@@ -184,8 +187,8 @@ def test_ledger_matches_the_accountant_and_the_request(dp_synth, table):
             and "clipped" in by_col.loc[("bins", col), "detail"]
         )
     cats = ledger[ledger["step"] == "category domains"].iloc[0]
-    assert cats["column"] == "grade, default" and cats["delta"] > 0  # the target's counts in the same mechanism
-    assert not dp_synth.declared_measured_
+    assert cats["column"] == "grade, owner, default" and cats["delta"] > 0  # the target's counts in the same mechanism
+    assert dp_synth.declared_measured_ == "lists"
     assert {"client_id", "notes"}.isdisjoint(set(ledger["column"]))  # not modeled, never read
 
 
@@ -547,6 +550,37 @@ def test_a_column_that_keeps_nothing_warns_and_a_table_too_small_is_refused(tabl
         DPTVAESynthesizer(make_meta(small), epsilon=0.5, epochs=1, batch_size=20, progress=False).fit(small)
 
 
+def test_other_is_warned_of_only_above_its_noise():
+    """n minus the noisy counts of a column that kept every value still reads a few percent of a small
+    table (penguins at epsilon 3: species kept all 3 values and read 8% of 275 rows 'other', at noise
+    7%). The marginal reads that as none, and so must the warning; the ledger gives the share's noise."""
+    from workshop_utils.dp_domains import CategoryCounts
+    from workshop_utils.synth import SynthesizerWarning
+
+    kept_all = CategoryCounts(
+        ["Adelie", "Chinstrap", "Gentoo"], [120.0, 55.0, 78.0], None, 22.0, True, other_sigma=18.7
+    )
+    assert kept_all.measured_other == 0.0
+    assert dataclasses.replace(kept_all, other=100.0).measured_other == 100.0
+
+    rng = np.random.default_rng(5)
+    n = 275
+    small = pd.DataFrame({c: rng.choice(["p", "q", "r"], n) for c in ("island", "species", "colony")})
+    small["mass"] = rng.normal(4000, 800, n).round()
+    for _ in range(3):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", SynthesizerWarning)
+            fit = DPTVAESynthesizer(TableMetadata.detect(small), epsilon=3.0, epochs=1, batch_size=64, progress=False)
+            fit.fit(small)
+        warned = {
+            c for c in small if any(f"Column {c!r}" in str(w.message) and "'other'" in str(w.message) for w in caught)
+        }
+        for entry in fit.ledger_.entries:
+            if entry.step == "category domain":
+                share, noise = (float(x) / 100 for x in re.findall(r"about ([\d.]+)%", entry.detail))
+                assert (entry.column in warned) == (share > 0.05 and share > 3 * noise), entry.detail
+
+
 def test_atoms_and_text_datetimes_decode_exactly():
     """A value most rows share (a 0, a -1 sentinel) decodes to exactly that value, and a column declared
     datetime that holds text is parsed as dates, not read as categories."""
@@ -871,7 +905,8 @@ def test_declared_columns_are_measured_only_where_their_counts_are_more_than_noi
     """measure_declared='auto' (the default) decides from public settings alone: on 4,000 rows at
     epsilon 3 the declared columns' counts are paid for; on 300 rows at epsilon 0.25 they would be noise
     and would take budget from the one category list selected from the data, so the
-    declared columns are used as declared; True measures them anyway, and a bad value is refused."""
+    declared columns are used as declared; at epsilon 1 a declared list is measured but not the bounds;
+    True measures them anyway, and a bad value is refused."""
     from workshop_utils.synth import SynthesizerWarning
 
     rng = np.random.default_rng(3)
@@ -907,8 +942,73 @@ def test_declared_columns_are_measured_only_where_their_counts_are_more_than_noi
         warnings.simplefilter("ignore", SynthesizerWarning)
         forced = DPTVAESynthesizer(meta, measure_declared=True, **tiny).fit(small)
     assert forced.declared_measured_ and "age" in counted(forced)
+    # a declared list's values hold more rows each than 32 bins do: on 300 rows at epsilon 1 'auto'
+    # measures the list (and booleans), and leaves the bounds as declared
+    listed = DPTVAESynthesizer(meta.set_categories("segment", ["a", "b", "c"]), **(tiny | {"epsilon": 1.0}))
+    listed.fit(small)
+    assert listed.declared_measured_ == "lists" and listed.marginals_["segment"] is not None
+    assert listed.marginals_["age"] is None and "age" not in counted(listed)
     with pytest.raises(SynthesizerError, match="measure_declared"):
         DPTVAESynthesizer(meta, measure_declared="yes")
+
+
+def test_a_declared_category_list_used_as_declared_is_the_columns_domain():
+    """Unmeasured (``measure_declared=False``, or 'auto' on a small table), a declared list has no
+    marginal to hold the sampler to; the synthetic column still stays inside it: no 'other' (DP-SGD's
+    noise alone gave 'other' 7-15% of penguins' rows in the peer comparison)."""
+    rng = np.random.default_rng(8)
+    n = 1000
+    df = pd.DataFrame({"segment": rng.choice(["a", "b", "c"], n, p=[0.5, 0.3, 0.2]), "spend": rng.gamma(2, 50, n)})
+    meta = TableMetadata.detect(df).set_categories("segment", ["a", "b", "c"]).set_nullable("segment", False)
+    synth = DPTVAESynthesizer(meta, epsilon=3.0, epochs=1, batch_size=100, measure_declared=False, progress=False)
+    out = synth.fit(df).sample(3000)
+    assert synth.marginals_["segment"] is None  # nothing measured: used as declared
+    assert set(out["segment"]) <= {"a", "b", "c"}
+
+
+def test_a_booleans_minority_value_is_never_zeroed_but_its_null_count_is():
+    """Both values of a boolean exist by type: the rarer one keeps its noisy count even under the noise
+    floor (bank's `loan` on 1,000 rows at epsilon 1, 175 true rows at noise 60, vanished from the
+    synthetic table in one fit of three), while a null count under the floor still reads as none."""
+    from workshop_utils.dp_domains import CategoryCounts
+    from workshop_utils.encoding_fit import _category_marginal
+
+    loan = CategoryCounts([False, True], [850.0, 150.0], 40.0, 0.0, False, sigma=60.0)
+    shares = _category_marginal(loan, [False, True], other_slot=False, boolean=True)
+    assert shares == pytest.approx([0.85, 0.15, 0.0])
+    # a noisy count below zero is no mass at all
+    never = CategoryCounts([False, True], [1000.0, -20.0], None, 0.0, False, sigma=60.0)
+    assert _category_marginal(never, [False, True], other_slot=False, boolean=True) == pytest.approx([1.0, 0.0, 0.0])
+
+
+def test_a_declared_integer_range_is_judged_by_the_cells_it_is_counted_in():
+    """A declared integer range of at most 64 values is counted a cell per integer, so 'auto' judges
+    it by those cells: penguins-like, 275 rows at epsilon 10, a flipper length of 172-231 mm (60 cells)
+    is too fine to measure (measured, the tails' integers read as 0 and the column scored 0.29-0.33
+    against the holdout, 0.81 unmeasured), while 172-300 (32 uniform bins) is measured."""
+    from workshop_utils.encoding_fit import declared_cells
+
+    rng = np.random.default_rng(4)
+    n = 275
+    df = pd.DataFrame(
+        {
+            "flipper": rng.integers(172, 232, n),
+            "mass": rng.normal(4200, 800, n).round(),
+            "bill": rng.normal(44, 5, n).round(1),
+            "island": rng.choice(["a", "b", "c"], n),
+            "sex": rng.choice(["f", "m"], n),
+            "species": rng.choice(["x", "y", "z"], n),
+        }
+    )
+    measured = {}
+    for top in (231, 300):
+        meta = TableMetadata.detect(df, types={"flipper": "int"}).set_bounds("flipper", 172, top)
+        meta.set_bounds("mass", 2000, 7000).set_bounds("bill", 30, 60)
+        for col in ("island", "sex", "species"):
+            meta.set_categories(col, sorted(df[col].unique()))
+        synth = DPTVAESynthesizer(meta, epsilon=10.0, epochs=1, batch_size=64, progress=False).fit(df)
+        measured[declared_cells(meta)] = synth.declared_measured_
+    assert measured == {60: "lists", 32: True}
 
 
 def test_declared_counts_next_to_a_selected_domain_are_judged_at_the_first_rounds_noise():

@@ -111,6 +111,13 @@ class CategoryCounts:
     other_sigma: float = 0.0  # the noise standard deviation of ``other`` (n minus the noisy counts)
     shares_domain_with: list[str] = field(default_factory=list)  # counted together in round 2
 
+    @property
+    def measured_other(self) -> float:
+        """``other`` where it clears NOISE_FLOOR times its noise, else 0: n minus the noisy counts of a
+        column that kept every value still comes to a few percent of a small table (penguins' species
+        kept all 3 values and read 8% of 275 rows, at noise 7%)."""
+        return self.other if self.other > NOISE_FLOOR * self.other_sigma else 0.0
+
 
 def category_sigmas(sigma: float, columns: int) -> tuple[float, float]:
     """(round 1, round 2) noise for the plan's ``sigma`` on ``columns`` columns (L2 sensitivity
