@@ -258,20 +258,8 @@ class DPTVAESynthesizer:
                 raise SynthesizerError(f"delta={delta:g} must be below 1/n = {1 / n:.3g} for a table of {n} rows.")
         # with condition_on, the conditions are drawn from one noisy joint table (``conditioning``)
         condition_table = self._cond_columns() if self.condition_on else []
-        measure = self.measure_declared is not False
         model_meta = inequalities.modeling_metadata(self.metadata)  # a declared high column: its gap
-        mechanisms, plan = self._mechanisms(model_meta, condition_table, n, delta, measure)
-        bins = declared_cells(model_meta)  # penguins' flipper length, 172-231 mm: 60 cells, not 32
-        if self.measure_declared == "auto" and not declared_counts_hold(plan, mechanisms, n, bins):
-            # too few rows for the counts of declared bins to be more than noise; a declared list's
-            # values hold more rows each (unmeasured, bank's booleans cut to 1,000 rows came out 8-15% null)
-            measure = "lists"
-            mechanisms, plan = self._mechanisms(model_meta, condition_table, n, delta, measure)
-            cells = [len(v) + 1 for c, v in mechanisms.public_counts.items() if c != model_meta.target]
-            if not cells or not declared_counts_hold(plan, mechanisms, n, bins=max(cells)):
-                measure = False
-                mechanisms, plan = self._mechanisms(model_meta, condition_table, n, delta, measure)
-        self.declared_measured_ = measure
+        self.declared_measured_, mechanisms, plan = self._measured(model_meta, condition_table, n, delta)
         self.plan_ = plan
         if condition_table:
             try:
@@ -453,6 +441,25 @@ class DPTVAESynthesizer:
             else:
                 groups += [-1] * (ed - st)
         return groups
+
+    def _measured(
+        self, meta: TableMetadata, condition_table: list[str], n: int, delta: float
+    ) -> tuple[bool | str, Mechanisms, accounting.PrivacyPlan]:
+        """What ``measure_declared`` comes to on this table, with its mechanisms and plan (public settings
+        only). "auto": every declared column where an average one of its cells clears the count
+        mechanism's noise floor (a declared integer range is a cell per integer up to 64: penguins'
+        flipper length, 172-231 mm, is 60 cells, not 32); else the declared lists and booleans alone
+        where their values do ("lists": left unmeasured, bank's booleans cut to 1,000 rows came out
+        8-15% null at epsilon 1); else none."""
+        measure = self.measure_declared is not False
+        mechanisms, plan = self._mechanisms(meta, condition_table, n, delta, measure)
+        if self.measure_declared != "auto" or declared_counts_hold(plan, mechanisms, n, declared_cells(meta)):
+            return measure, mechanisms, plan
+        mechanisms, plan = self._mechanisms(meta, condition_table, n, delta, "lists")
+        cells = [len(values) + 1 for c, values in mechanisms.public_counts.items() if c != meta.target]
+        if cells and declared_counts_hold(plan, mechanisms, n, bins=max(cells)):
+            return "lists", mechanisms, plan
+        return False, *self._mechanisms(meta, condition_table, n, delta, False)
 
     def _mechanisms(
         self, meta: TableMetadata, condition_table: list[str], n: int, delta: float, measure: bool | str
