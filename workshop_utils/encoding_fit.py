@@ -135,17 +135,20 @@ def tree_resolves(plan: PrivacyPlan, mech: Mechanisms, n: int, bins: int = N_BIN
     return nums is None or not mech.numeric or quantile_bins(n, nums.sigma) >= bins
 
 
+def whole_unit_cells(lo: float, hi: float, whole_units: bool) -> int | None:
+    """A declared range's cells where it is cut a cell per integer (or day): when it holds at most
+    MAX_INTEGER_BINS of them; else None (N_BINS uniform bins)."""
+    return math.ceil(hi) - math.floor(lo) + 1 if whole_units and hi - lo + 1 <= MAX_INTEGER_BINS else None
+
+
 def declared_cells(meta: TableMetadata) -> int:
-    """The most cells a declared range is counted in (public): one per integer (or day) where it holds
-    at most MAX_INTEGER_BINS of them, as ``_declared_encoding`` cuts it, else N_BINS."""
-    cells = [N_BINS]
-    for col in meta.modeled:
-        cm = meta.columns[col]
-        if cm.bounds is not None and on_whole_units(cm.modeled_kind(), bool(cm.integer)):
-            lo, hi = cm.bounds
-            if hi - lo + 1 <= MAX_INTEGER_BINS:
-                cells.append(math.ceil(hi) - math.floor(lo) + 1)
-    return max(cells)
+    """The most cells a declared range is counted in (public), as ``_declared_encoding`` cuts it."""
+    cells = [
+        whole_unit_cells(*cm.bounds, on_whole_units(cm.modeled_kind(), bool(cm.integer))) or N_BINS
+        for cm in (meta.columns[c] for c in meta.modeled)
+        if cm.bounds is not None
+    ]
+    return max([N_BINS, *cells])
 
 
 def declared_counts_hold(plan: PrivacyPlan, mech: Mechanisms, n: int, bins: int = N_BINS) -> bool:
@@ -534,9 +537,10 @@ def _declared_encoding(enc: ColumnEncoding, cm, ledger: PrivacyLedger, counted: 
     """Declared public bounds: uniform bins on a transform chosen from them, nothing read from the rows."""
     enc.lo, enc.hi = float(cm.bounds[0]), float(cm.bounds[1])
     enc.integer = bool(cm.integer)  # a datetime: a date (whole days)
-    if enc.day_or_integer_grid and enc.hi - enc.lo + 1 <= MAX_INTEGER_BINS:  # a bin per integer (day)
+    cells = whole_unit_cells(enc.lo, enc.hi, enc.day_or_integer_grid)
+    if cells is not None:  # a bin per integer (day)
         enc.lo, enc.hi = math.floor(enc.lo), math.ceil(enc.hi)
-        enc.integer_bins, enc.n_bins = True, int(enc.hi - enc.lo + 1)
+        enc.integer_bins, enc.n_bins = True, cells
     else:
         enc.transform, enc.n_bins = choose_transform(enc.lo, enc.hi), N_BINS
     detail = f"[{enc.lo:g}, {enc.hi:g}], {enc.n_bins} uniform bins" + (

@@ -283,18 +283,7 @@ class DPTVAESynthesizer:
         self.columns_ = list(df.columns)
         self.dtypes_ = {c: output_dtype(self.metadata.columns[c], str(df[c].dtype)) for c in df.columns}
         self._ledger_preamble(n)
-        if mechanisms.untested_orders:
-            # no silent junk: unruled, taxis' drop-offs came before their pick-ups in half the rows
-            pairs = ", ".join(f"{a} and {b}" for a, b in mechanisms.untested_orders)
-            a, b = mechanisms.untested_orders[0]
-            warnings.warn(
-                f"Datetime columns {pairs}: at epsilon {self.epsilon:g}, {n:,} rows are too few to find their "
-                "order under DP, so each is modeled on its own and a synthetic row may put one before the other. "
-                f"If one never comes before the other, declare it (e.g. meta.set_inequality({a!r}, {b!r})).",
-                SynthesizerWarning,
-                stacklevel=2,
-            )
-        self.rules_ = self._find_rules(df, mechanisms.orders, rng)
+        self.rules_ = self._find_rules(df, mechanisms, rng)
         ruled = inequalities.with_rules(self.metadata, self.rules_)
         model_meta = inequalities.modeling_metadata(ruled)  # same mechanisms: a gap is undeclared like its column
         gaps = {high: "float64" for high in self.rules_}  # modeled as high - low
@@ -318,12 +307,22 @@ class DPTVAESynthesizer:
         self._sample_calls = 0
         return self
 
-    def _find_rules(
-        self, df: pd.DataFrame, candidates: list[tuple[str, str]], rng: np.random.Generator
-    ) -> dict[str, str]:
+    def _find_rules(self, df: pd.DataFrame, mechanisms: Mechanisms, rng: np.random.Generator) -> dict[str, str]:
         """{high: low}: the declared rules, and those found between datetime columns from noisy
-        counts (``inequalities.found_rules``; the "datetime order" step of the plan)."""
+        counts (``inequalities.found_rules``; the "datetime order" step of the plan). Pairs too few rows
+        to test get a warning: unruled, taxis' drop-offs came before their pick-ups in half the rows."""
         declared = inequalities.pairs(self.metadata)
+        if mechanisms.untested_orders:
+            pairs = ", ".join(f"{a} and {b}" for a, b in mechanisms.untested_orders)
+            a, b = mechanisms.untested_orders[0]
+            warnings.warn(
+                f"Datetime columns {pairs}: at epsilon {self.epsilon:g}, {len(df):,} rows are too few to find "
+                "their order under DP, so each is modeled on its own and a synthetic row may put one before the "
+                f"other. If one never comes before the other, declare it (e.g. meta.set_inequality({a!r}, {b!r})).",
+                SynthesizerWarning,
+                stacklevel=3,
+            )
+        candidates = mechanisms.orders
         if not candidates:
             return declared
         counts = inequalities.order_counts(df, candidates)
