@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_quality import DATA, TABLES, ceiling_of, load, split  # noqa: E402
+from bench_quality import DATA, TABLES, ceiling_of, kept_values, load, split  # noqa: E402
 
 from workshop_utils.evaluation import fidelity_score  # noqa: E402
 from workshop_utils.synth import DPTVAESynthesizer  # noqa: E402
@@ -43,7 +43,7 @@ def main() -> None:
         warnings.simplefilter("ignore")
         synth = DPTVAESynthesizer(meta, epsilon=args.epsilon, progress=False).fit(train)
     columns = [e.name for e in synth.encodings_]
-    kept = {e.name: set(e.categories) for e in synth.encodings_ if e.kind == "categorical"}
+    kept = kept_values(synth)
     ours = fidelity_score(test, synth.sample(len(train)), columns, pairs=True, max_pairs=150)
     best = ceiling_of(train[columns], test, kept)  # the same 150 pairs (seed 0)
     print(f"{args.table}, epsilon {args.epsilon:g}, {args.split} split: fidelity / ceiling")

@@ -237,8 +237,8 @@ def test_init_dataset_suggests_a_rule_for_two_datetime_columns_and_the_spec_stil
 
 
 @pytest.mark.skipif(not (SHARED / "taxis.csv").exists(), reason=f"{SHARED} (the public tables) is absent")
-def test_the_taxis_spec_walks_its_rule_and_times_into_the_synthetic_trips():
-    """datasets/taxis.yaml as notebook 04 reads it: the reviewed job's types, the spec's rule."""
+def test_the_taxis_spec_walks_its_rule_hierarchies_and_times_into_the_synthetic_trips():
+    """datasets/taxis.yaml as notebook 04 reads it: the reviewed job's types, the spec's rule and hierarchies."""
     spec = load_spec(REPO / "datasets" / "taxis.yaml")
     job = cleaning.load_job(spec.resolve(spec.cleaning_job))
     raw = pd.read_csv(spec.source_path(), dtype=str, keep_default_na=False, na_values=[""])
@@ -246,6 +246,11 @@ def test_the_taxis_spec_walks_its_rule_and_times_into_the_synthetic_trips():
     types = {m["target"]: m["type"] for m in job["steps"][0]["ApplyMapping"]["mappings"]}
     meta, declared = train_dp_tvae.metadata_for(spec, table, job, types)
     assert any("dropoff: never below pickup" in d for d in declared)
+    assert any("pickup_zone: within pickup_borough" in d for d in declared)
     out = DPTVAESynthesizer(meta, epsilon=3.0, epochs=3, batch_size=500, progress=False).fit(table).sample(2000)
     assert (out["dropoff"] >= out["pickup"]).all()
+    for borough, zone in spec.hierarchy_pairs:  # every named zone in a borough the real trips give it
+        seen = set(zip(table[zone], table[borough]))
+        named = out[out[zone] != "other"]
+        assert all(pair in seen for pair in zip(named[zone], named[borough]))
     assert (out["pickup"] != out["pickup"].dt.normalize()).mean() > 0.9  # times of day, not midnights

@@ -65,6 +65,9 @@ def test_declared_types_give_integers_and_a_declared_non_null_column_never_outpu
     assert str(out["active"].dtype) == "boolean"
     with pytest.raises(Exception, match="declared not nullable"):
         DPTVAESynthesizer(meta, epsilon=None, progress=False, batch_size=100).fit(csv_frame(extra_null_row=True))
+    meta.set_nullable("age", True)  # may be null: pandas' nullable integers, never floats like 41.0
+    synth = DPTVAESynthesizer(meta, epsilon=None, epochs=2, batch_size=200, progress=False).fit(df)
+    assert str(synth.sample(500)["age"].dtype) == "Int64"
 
 
 def test_holdout_membership_of_other_rows_does_not_move_when_one_row_is_added():

@@ -29,6 +29,7 @@ TASKS = ("classification", "regression")
 ROLES = ("categorical", "numerical", "datetime", "boolean", "id", "excluded")
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _RULE_RE = re.compile(r"^\s*(\S+)\s*<=\s*(\S+)\s*$")
+_HIERARCHY_RE = re.compile(r"^\s*(\S+)\s*>\s*(\S+)\s*$")
 _FIELDS = (
     "name",
     "description",
@@ -38,6 +39,7 @@ _FIELDS = (
     "also_predict",
     "roles",
     "inequalities",
+    "hierarchies",
     "cleaning_job",
     "dictionary",
     "pii_policy",
@@ -88,6 +90,7 @@ class DatasetSpec:
     also_predict: dict[str, str] = field(default_factory=dict)  # more downstream targets: column -> task
     roles: dict[str, str] = field(default_factory=dict)  # clean column name -> role
     inequalities: list[str] = field(default_factory=list)  # declared rules "low <= high", e.g. "pickup <= dropoff"
+    hierarchies: list[str] = field(default_factory=list)  # declared "parent > child", e.g. "state > city"
     cleaning_job: str | None = None  # None: inferred from the raw table at run time, written out for review
     dictionary: str | None = None  # data dictionary JSON: which columns identify people
     pii_policy: dict[str, Any] = field(default_factory=dict)  # merged over deid.DEFAULT_POLICY
@@ -116,6 +119,18 @@ class DatasetSpec:
                 f"{where}: inequalities must be a list of 'low <= high' rules (e.g. 'pickup <= dropoff'), "
                 f"got {bad_rules or self.inequalities!r}."
             )
+
+        bad_trees = [h for h in self.hierarchies if not isinstance(h, str) or not _HIERARCHY_RE.match(h)]
+        if not isinstance(self.hierarchies, list) or bad_trees:
+            raise DatasetError(
+                f"{where}: hierarchies must be a list of 'parent > child' pairs (e.g. 'pickup_borough > pickup_zone'), "
+                f"got {bad_trees or self.hierarchies!r}."
+            )
+
+    @property
+    def hierarchy_pairs(self) -> list[tuple[str, str]]:
+        """(parent, child) of each declared hierarchy."""
+        return [tuple(_HIERARCHY_RE.match(h).groups()) for h in self.hierarchies]
 
     @property
     def inequality_pairs(self) -> list[tuple[str, str]]:

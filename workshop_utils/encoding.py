@@ -199,8 +199,8 @@ def output_dtype(meta: ColumnMeta, observed: str) -> str:
         return "boolean" if meta.nullable else "bool"
     if kind == "datetime":
         return "datetime64[ns]"
-    if kind == "numerical":
-        return "int64" if meta.integer and not meta.nullable else "float64"
+    if kind == "numerical":  # a nullable integer keeps its whole numbers (pandas' Int64), as cleaned
+        return ("int64" if not meta.nullable else "Int64") if meta.integer else "float64"
     if observed == "category":
         return "category"
     return "float64" if numeric_observed and not observed.lower().startswith("bool") else _text_dtype(observed)

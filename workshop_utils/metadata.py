@@ -51,6 +51,7 @@ class ColumnMeta:
     task: str | None = None  # target only
     nullable: bool = True  # may the column be null? Declared, never read from the data
     above: str | None = None  # declared: never below this column in any row (modeled as the gap from it)
+    parent: str | None = None  # declared: each value occurs only under the values of this column it has
 
     def modeled_kind(self) -> str:
         """categorical, boolean, numerical or datetime: how the column is encoded."""
@@ -156,6 +157,42 @@ class TableMetadata:
         self.columns[high].above = low
         return self
 
+    def set_hierarchy(self, parent: str, child: str) -> TableMetadata:
+        """Declare that each value of ``child`` occurs only under the values of ``parent`` it has in the
+        data (a zone within its borough, a city within its state): no synthetic row then puts a named
+        child under another parent. Both are categorical (not the target), and the child's categories are
+        found under DP (none declared); a parent may have its own parent. A rule of the schema, declared,
+        never read from the rows. ``set_hierarchy(None, child)`` removes it (see ``hierarchies``)."""
+        self._require(child)
+        if parent is None:
+            self.columns[child].parent = None
+            return self
+        self._require(parent)
+        problem = self._hierarchy_problem(parent, child)
+        if problem:
+            raise MetadataError(f"Cannot declare {child!r} within {parent!r}: {problem}.")
+        self.columns[child].parent = parent
+        return self
+
+    def _hierarchy_problem(self, parent: str, child: str) -> str | None:
+        pa, ch = self.columns[parent], self.columns[child]
+        not_categorical = [c for c, m in ((parent, pa), (child, ch)) if m.role != "categorical"]
+        if not_categorical:
+            roles = ", ".join(f"{c!r} is {self.columns[c].role}" for c in not_categorical)
+            return f"both must be categorical columns (not the target), and {roles}"
+        if ch.categories is not None:
+            return (
+                f"{child!r} has declared categories; a child's values are kept as (parent, child) pairs found "
+                f"under DP, so drop its list (meta.columns[{child!r}].categories = None) or the hierarchy"
+            )
+        up, seen = parent, {child}
+        while up is not None:
+            if up in seen:
+                return f"{parent!r} is already under {child!r} (a cycle)"
+            seen.add(up)
+            up = self.columns[up].parent if up in self.columns else None
+        return None
+
     def _inequality_problem(self, low: str, high: str) -> str | None:
         lo, hi = self.columns[low], self.columns[high]
         if low == high:
@@ -220,6 +257,14 @@ class TableMetadata:
             problem = m.above is not None and self._inequality_problem(m.above, high)
             if problem:
                 raise MetadataError(f"The declared rule {high!r} >= {m.above!r} no longer holds: {problem}.")
+        for child, m in self.columns.items():
+            problem = m.parent is not None and (
+                f"{m.parent!r} is not in the metadata"
+                if m.parent not in self.columns
+                else self._hierarchy_problem(m.parent, child)
+            )
+            if problem:
+                raise MetadataError(f"The declared hierarchy {child!r} within {m.parent!r} no longer holds: {problem}.")
         declared_not_null = [c for c in self.modeled if not self.columns[c].nullable and df[c].isna().any()]
         if declared_not_null:
             raise MetadataError(

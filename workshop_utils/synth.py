@@ -56,7 +56,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from . import accounting, conditioning, dp, inequalities
+from . import accounting, conditioning, dp, hierarchies, inequalities
 from .accounting import PrivacyPlan
 from .budget import PrivacyBudget
 from .calibration import marginal_offsets
@@ -287,9 +287,10 @@ class DPTVAESynthesizer:
         ruled = inequalities.with_rules(self.metadata, self.rules_)
         model_meta = inequalities.modeling_metadata(ruled)  # same mechanisms: a gap is undeclared like its column
         gaps = {high: "float64" for high in self.rules_}  # modeled as high - low
-        df = inequalities.to_gaps(ruled, df)
+        df = hierarchies.to_combined(self.metadata, inequalities.to_gaps(ruled, df))
+        combined = {child: "object" for child in hierarchies.parents(self.metadata)}  # (parent, child) pairs
         encodings, self.marginals_ = fit_encodings(
-            df, model_meta, self.dtypes_ | gaps, self.plan_, mechanisms, rng, self.ledger_
+            df, model_meta, self.dtypes_ | gaps | combined, self.plan_, mechanisms, rng, self.ledger_
         )
         self.encodings_ = self._order(encodings)
         data = self._encode(df)
@@ -405,14 +406,21 @@ class DPTVAESynthesizer:
         """The columns in the order the autoregressive path generates them: the conditions first (they
         are drawn from the condition table), the declared targets last (``also_predict``, then the
         target), so each target is drawn given every other column, which is what a model trained on
-        the synthetic rows learns from them. A public choice."""
+        the synthetic rows learns from them. A declared hierarchy's child comes after its parent (the
+        sampler draws it under the parent drawn), with or without that path. A public choice."""
+        depth = {e.name: hierarchies.depth(self.metadata, e.name) for e in encodings}
         if not self.autoregressive:
-            return encodings
+            return sorted(encodings, key=lambda e: depth[e.name])
         conditions = self._cond_columns()
         rank = {c: 2 for c in self._predicted()} | {c: 0 for c in conditions}
         if self.metadata.target and self.metadata.target not in conditions:
             rank[self.metadata.target] = 3
-        return sorted(encodings, key=lambda e: rank.get(e.name, 1))
+        up = hierarchies.parents(self.metadata)
+
+        def place(col: str) -> int:  # never before a parent's place
+            return max(rank.get(col, 1), place(up[col]) if col in up else 0)
+
+        return sorted(encodings, key=lambda e: (place(e.name), depth[e.name]))
 
     def _predicted(self) -> list[str]:
         """The declared targets that are generated, not drawn as conditions: their loss weighs
@@ -611,6 +619,18 @@ class DPTVAESynthesizer:
                     f"{col!r} is modeled as its gap from {gaps[col]!r} (declared {col} >= {gaps[col]}): it cannot be "
                     f"conditioned on or predicted; use {gaps[col]!r}, or remove the rule (meta.set_inequality(None, {col!r}))."
                 )
+        children = hierarchies.parents(self.metadata)
+        for col in self.condition_on:
+            if col in children:
+                raise SynthesizerError(
+                    f"{col!r} is declared within {children[col]!r}: a condition is drawn before every other column, "
+                    f"so it cannot be kept under its parent; condition on {children[col]!r}, or remove the hierarchy "
+                    f"(meta.set_hierarchy(None, {col!r}))."
+                )
+        try:
+            hierarchies.check_values(self.metadata, df)
+        except ValueError as exc:
+            raise SynthesizerError(str(exc)) from None
         unmatched = inequalities.rows_without_low(self.metadata, df)
         if unmatched:
             raise SynthesizerError(
@@ -852,6 +872,7 @@ class DPTVAESynthesizer:
         spans = self._column_spans()
         x = torch.zeros(m, spans[-1][1], device=self.device_)
         offsets = {} if fit_offsets else self.logit_offsets_
+        under = self._parent_slots()
         out, k = {}, 0
         for j, (enc, (st, ed)) in enumerate(zip(self.encodings_, spans)):
             if decoder.chain:
@@ -860,11 +881,14 @@ class DPTVAESynthesizer:
                 recon = (base.out[:, st:ed] * base.scale[:, st:ed]).cpu()
             logits = recon[:, : enc.slots].double()
             marginal = self.marginals_.get(enc.name)
+            if enc.name in under:  # a declared child: only its values under the row's drawn parent
+                parent, slots = under[enc.name]
+                ok = torch.as_tensor(hierarchies.allowed(slots, out[parent][0], enc.slots))
+                logits = logits.masked_fill(~ok, -math.inf)
             if fit_offsets and self.calibrate_marginals and marginal is not None and enc.name not in drawn:
                 # conditions come from the condition table, not from these logits
-                mask = None
+                mask = torch.isinf(logits).all(0)  # slots no row can draw (a child's under no drawn parent)
                 if not enc.nullable:  # declared: no nulls
-                    mask = torch.zeros(enc.slots, dtype=torch.bool)
                     mask[-1] = True
                 offsets[enc.name] = marginal_offsets(logits, torch.tensor(marginal), mask).tolist()
             if enc.name in offsets:
@@ -898,6 +922,17 @@ class DPTVAESynthesizer:
             out[enc.name] = (idx.numpy(), None if pos is None else pos.numpy())
         return out, offsets
 
+    def _parent_slots(self) -> dict[str, tuple[str, np.ndarray]]:
+        """{child: (parent, the parent's slot of each of the child's categories)} for the declared
+        hierarchies (``hierarchies.parent_slots``): derived from the fitted categories, never stored."""
+        by_name = {e.name: e for e in self.encodings_}
+        out = {}
+        for child, parent in hierarchies.parents(self.metadata).items():
+            enc, up = by_name[child], by_name[parent]
+            other = len(up.categories)  # the parent's 'other' slot; null is the last
+            out[child] = (parent, hierarchies.parent_slots(enc.categories, up.categories, other, up.slots - 1))
+        return out
+
     def _calibrate(self) -> dict[str, list[float]]:
         """Per-column logit offsets that make the sampler's marginals the measured ones (see
         ``calibration``; post-processing of DP outputs, no privacy cost)."""
@@ -918,6 +953,7 @@ class DPTVAESynthesizer:
             for start in range(0, n, 20_000):
                 drawn, _ = self._draw(min(20_000, n - start), generator, fixed)
                 frame = pd.DataFrame({enc.name: enc.decode(*drawn[enc.name]) for enc in self.encodings_})
+                frame = hierarchies.from_combined(self.metadata, frame, self.dtypes_)
                 parts.append(inequalities.from_gaps(ruled, frame, self.dtypes_))
         self.model_.train()
         return pd.concat(parts, ignore_index=True)
@@ -942,8 +978,11 @@ class DPTVAESynthesizer:
                     f"Cannot condition on {col!r}: it is not a modeled column ({', '.join(by_name)})."
                 )
             enc = by_name[col]
-            if enc.kind == "categorical" and value not in enc.categories:
-                raise SynthesizerError(f"{value!r} is not a category of {col!r}; categories: {enc.categories}.")
+            values = enc.categories
+            if col in hierarchies.parents(self.metadata):  # kept as (parent, child) pairs
+                values = list(dict.fromkeys(hierarchies.child_value(v) for v in values))
+            if enc.kind == "categorical" and value not in values:
+                raise SynthesizerError(f"{value!r} is not a category of {col!r}; categories: {values}.")
             if enc.kind == "boolean" and value not in (True, False):
                 raise SynthesizerError(f"{col!r} is boolean: condition on True or False, not {value!r}.")
         fixed = {}

@@ -157,13 +157,28 @@ def metadata_for(
             meta.set_role(col, role)
     meta.set_role(spec.target, "target", task=spec.task)
     declared = declare_public_from_job(meta, job, list(table.columns))
-    for low, high in spec.inequality_pairs:  # a rule on a column the cleaning job dropped is moot
-        if low in meta.columns and high in meta.columns:
-            try:
-                meta.set_inequality(low, high)
-            except MetadataError as exc:
-                raise DatasetError(f"Dataset spec {spec.name!r}, inequalities: {exc}") from None
-            declared.append(f"{high}: never below {low} (spec rule '{low} <= {high}'), modeled as the gap")
+    schema_rules = (
+        (
+            "inequalities",
+            spec.inequality_pairs,
+            meta.set_inequality,
+            "{b}: never below {a} (spec rule '{a} <= {b}'), modeled as the gap",
+        ),
+        (
+            "hierarchies",
+            spec.hierarchy_pairs,
+            meta.set_hierarchy,
+            "{b}: within {a} (spec '{a} > {b}'), kept as (parent, child) pairs",
+        ),
+    )
+    for key, pairs, declare, note in schema_rules:
+        for a, b in pairs:  # a rule on a column the cleaning job dropped is moot
+            if a in meta.columns and b in meta.columns:
+                try:
+                    declare(a, b)
+                except MetadataError as exc:
+                    raise DatasetError(f"Dataset spec {spec.name!r}, {key}: {exc}") from None
+                declared.append(note.format(a=a, b=b))
     return meta, declared
 
 
