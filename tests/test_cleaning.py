@@ -250,6 +250,25 @@ def test_infer_type_edge_cases():
     assert cleaning.infer_type(pd.Series([None, None])) == "string"
 
 
+def test_day_first_dates_are_read_day_first_and_month_first_ones_stay_so():
+    days = pd.Series(["31/12/1980", "03/04/1990", "15/06/2001", ""] * 10)
+    raw = pd.DataFrame({"birth_date": days, "stay": ["2", "3", "4", "5"] * 10})
+    job = cleaning.infer_job(raw)
+    types = {m["target"]: m["type"] for m in job["steps"][0]["ApplyMapping"]["mappings"]}
+    assert types["birth_date"] == "date"  # was text: 31/12 cannot be month first, so every value became 'other'
+    born = cleaning.run_job(raw, job).table["birth_date"]
+    assert born.iloc[:3].tolist() == [
+        pd.Timestamp("1980-12-31"),
+        pd.Timestamp("1990-04-03"),
+        pd.Timestamp("2001-06-15"),
+    ]
+    us = raw.assign(birth_date=["12/31/1980", "04/03/1990", "06/15/2001", ""] * 10)
+    assert cleaning.run_job(us, cleaning.infer_job(us)).table["birth_date"].iloc[1] == pd.Timestamp("1990-04-03")
+    both = raw.assign(visit=["12/31/2020", "01/02/2021", "06/15/2021", ""] * 10)  # one job, one list: the default
+    assert cleaning.date_formats_for(both) == cleaning.DEFAULT_DATE_FORMATS
+    assert cleaning.infer_type(pd.Series(["31.12.1980", "03.04.1990"] * 10)) == "date"
+
+
 def test_cleaning_stage_is_deterministic_and_catalogued(store, settings):
     spec = load_spec()
     key = setup.land_source(store, settings, spec)["key"]

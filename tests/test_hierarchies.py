@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from workshop_utils.dataset import DatasetError, DatasetSpec
+from workshop_utils.dataset import DatasetError, DatasetSpec, init_dataset, load_spec
 from workshop_utils.metadata import MetadataError, TableMetadata
 from workshop_utils.stages import train_dp_tvae
 from workshop_utils.synth import OTHER, DPTVAESynthesizer, SynthesizerError
@@ -117,3 +117,18 @@ def test_a_dataset_spec_declares_hierarchies_and_refuses_malformed_ones():
         DatasetSpec(**base, hierarchies=["state, city"])
     with pytest.raises(DatasetError, match="hierarchies: Cannot declare 'balance' within 'state'"):
         train_dp_tvae.metadata_for(DatasetSpec(**base, hierarchies=["state > balance"]), df, {"steps": []}, {})
+
+
+def test_init_dataset_suggests_the_hierarchies_it_reads_and_the_spec_still_loads(tmp_path):
+    df = customers(1200)
+    df["district"] = df["city"] + "-" + np.where(np.arange(len(df)) % 2, "north", "south")
+    df["segment"] = df["segment"].where(df.index % 3 > 0, "retail")  # no hierarchy with the target
+    csv = tmp_path / "customers.csv"
+    df.to_csv(csv, index=False)
+    spec_path, _ = init_dataset(csv, "segment")
+    text = spec_path.read_text()
+    # the nearest parent only (state > district also holds), commented out: the owner decides
+    assert '# hierarchies: ["state > city", "city > district"]' in text
+    assert load_spec(spec_path).hierarchies == []
+    spec_path.write_text(text.replace("# hierarchies", "hierarchies"))
+    assert load_spec(spec_path).hierarchy_pairs == [("state", "city"), ("city", "district")]

@@ -41,7 +41,17 @@ STEPS = (
     "DropFields",
     "SelectFields",
 )
-DEFAULT_DATE_FORMATS = ["%Y-%m-%d", "%m/%d/%Y", "%d %b %Y", "%Y/%m/%d", "%b %d, %Y", "%d %B %Y", "%B %d, %Y"]
+DEFAULT_DATE_FORMATS = [
+    "%Y-%m-%d",
+    "%m/%d/%Y",
+    "%d %b %Y",
+    "%Y/%m/%d",
+    "%b %d, %Y",
+    "%d %B %Y",
+    "%B %d, %Y",
+    "%d.%m.%Y",
+]
+MONTH_FIRST, DAY_FIRST = "%m/%d/%Y", "%d/%m/%Y"  # 12/31/2020 (US) or 31/12/2020 (most of the world)
 TRUE_WORDS = ("true", "t", "yes", "y", "1")
 FALSE_WORDS = ("false", "f", "no", "n", "0")
 MISSING_STRATEGIES = ("keep", "drop", "median", "mode", "constant")
@@ -671,8 +681,11 @@ def plot_report(report: dict[str, Any]) -> Any:
 # --------------------------------------------------------------------------- inferring a job
 
 
-def infer_type(s: pd.Series, threshold: float = 0.95, max_categories: int = 50) -> str:
-    """Propose a workshop type: the narrowest that at least ``threshold`` of non-null values fit."""
+def infer_type(
+    s: pd.Series, threshold: float = 0.95, max_categories: int = 50, date_formats: list[str] | None = None
+) -> str:
+    """Propose a workshop type: the narrowest that at least ``threshold`` of non-null values fit
+    (dates in ``date_formats``, by default ``DEFAULT_DATE_FORMATS``)."""
     text = _as_text(s)
     present = text.dropna()
     if present.empty:
@@ -690,7 +703,7 @@ def infer_type(s: pd.Series, threshold: float = 0.95, max_categories: int = 50) 
         ok = number.dropna()
         return "int" if np.allclose(ok, np.round(ok)) else "float"
     if sample.str.contains(r"\d", regex=True).mean() >= threshold:
-        if _to_date(sample, DEFAULT_DATE_FORMATS).notna().sum() >= threshold * n:
+        if _to_date(sample, date_formats or DEFAULT_DATE_FORMATS).notna().sum() >= threshold * n:
             return "date"
         if pd.to_datetime(sample, format="ISO8601", errors="coerce").notna().sum() >= threshold * n:
             return "timestamp"
@@ -698,6 +711,29 @@ def infer_type(s: pd.Series, threshold: float = 0.95, max_categories: int = 50) 
     if distinct <= max_categories and distinct <= max(2, 0.05 * n):
         return "category"
     return "string"
+
+
+def date_formats_for(df: pd.DataFrame, threshold: float = 0.95) -> list[str]:
+    """``DEFAULT_DATE_FORMATS`` (month first: 12/31/2020), or with day-first slashes in its place when
+    some column's slash dates read only day first (31/12/2020) and none only month first. Why: a
+    hospital's 31/12/1980 birth dates read month first fail from the 13th on, so the column was typed
+    text and every birth date became 'other'. A job has one list, so a table mixing both keeps the
+    default and its day-first column stays text."""
+    day_first = month_first = False
+    for col in df.columns:
+        text = _as_text(df[col]).dropna()
+        text = text.sample(min(len(text), 20_000), random_state=0)
+        if text.empty or text.str.fullmatch(r"\d{1,2}/\d{1,2}/\d{4}").mean() < threshold:
+            continue
+        reads = {
+            f: pd.to_datetime(text, format=f, errors="coerce").notna().mean() >= threshold
+            for f in (MONTH_FIRST, DAY_FIRST)
+        }
+        day_first |= reads[DAY_FIRST] and not reads[MONTH_FIRST]
+        month_first |= reads[MONTH_FIRST] and not reads[DAY_FIRST]
+    if day_first and not month_first:
+        return [DAY_FIRST if f == MONTH_FIRST else f for f in DEFAULT_DATE_FORMATS]
+    return list(DEFAULT_DATE_FORMATS)
 
 
 def infer_job(df: pd.DataFrame, name: str = "inferred_job", drop_duplicates: bool = False) -> dict[str, Any]:
@@ -710,13 +746,14 @@ def infer_job(df: pd.DataFrame, name: str = "inferred_job", drop_duplicates: boo
     if df.shape[1] == 0 or len(df) == 0:
         raise JobError("Cannot infer a job from an empty table.")
     mappings, targets = [], set()
+    date_formats = date_formats_for(df)
     for col in df.columns:
         target = snake_case(col)
         base, i = target, 2
         while target in targets:
             target, i = f"{base}_{i}", i + 1
         targets.add(target)
-        mappings.append({"source": str(col), "target": target, "type": infer_type(df[col])})
+        mappings.append({"source": str(col), "target": target, "type": infer_type(df[col], date_formats=date_formats)})
     standardize = {}
     for m in mappings:
         if m["type"] == "category":
@@ -729,7 +766,7 @@ def infer_job(df: pd.DataFrame, name: str = "inferred_job", drop_duplicates: boo
             standardize[m["target"]] = {"trim": True, "canonical": canonical, "public": False}
     steps: list[dict[str, Any]] = [
         {"ApplyMapping": {"mappings": mappings}},
-        {"ResolveChoice": {"date_formats": DEFAULT_DATE_FORMATS}},
+        {"ResolveChoice": {"date_formats": date_formats}},
     ]
     if standardize:
         steps.append({"Standardize": {"columns": standardize}})

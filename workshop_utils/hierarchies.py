@@ -103,3 +103,25 @@ def from_combined(meta: TableMetadata, frame: pd.DataFrame, dtypes: dict[str, st
             plain = pd.to_numeric(plain, errors="coerce").astype("float64")
         frame[child] = plain
     return frame
+
+
+def suggest(df: pd.DataFrame, columns: list[str], hold: float = 0.99) -> list[tuple[str, str]]:
+    """(parent, child) pairs of ``columns`` where each child value sits under one parent value in at
+    least ``hold`` of the rows, for ``workshop init-dataset`` to suggest to the table's owner (it reads
+    the rows on the owner's machine, as the inferred cleaning job does; nothing here reaches a model).
+    Each child gets its nearest parent (the one with the most values), so state > city > district
+    suggests two pairs, not three; a child needs at least two rows a value (an identifier is no child)."""
+    counts = {c: df[c].nunique() for c in columns}
+    found: dict[str, str] = {}
+    for child in columns:
+        rows = df[child].notna()
+        if counts[child] < 3 or counts[child] * 2 > rows.sum():
+            continue
+        for parent in columns:
+            if parent == child or not 2 <= counts[parent] < counts[child]:
+                continue
+            both = df.loc[rows & df[parent].notna(), [child, parent]]
+            top = both.value_counts().groupby(level=0).max().sum()  # each child's rows under its usual parent
+            if len(both) and top / len(both) >= hold and counts[parent] > counts.get(found.get(child), 0):
+                found[child] = parent
+    return [(parent, child) for child, parent in found.items()]

@@ -89,8 +89,8 @@ AUTO_BATCH_SHARE = 1 / 8
 GUARANTEE = (
     "(epsilon, delta)-DP for adding or removing one row of the table given to fit(): the model, "
     "its samples and this ledger change in distribution by at most that much; public: column "
-    "names, the declared metadata (roles, types, nullability, declared bounds and categories) "
-    "and the row count."
+    "names, the declared metadata (roles, types, nullability, declared bounds, categories, rules and "
+    "hierarchies) and the row count."
 )
 
 
@@ -330,13 +330,30 @@ class DPTVAESynthesizer:
         if self.private:  # candidates are planned only with their step: no exact count leaves a DP fit
             step = self.plan_.step("datetime order")
             counts = counts + rng.normal(0.0, step.sigma, counts.shape)
-        found = inequalities.found_rules(self.metadata, candidates, counts, len(df))
+        found, long = inequalities.found_rules(self.metadata, candidates, counts, len(df))
+        if long:
+            pairs = ", ".join(f"{high} >= {low}" for low, high in long)
+            low, high = long[0]
+            warnings.warn(
+                f"Datetime columns {pairs}: the rows keep this order, but most are more than "
+                f"{inequalities.NEAR_DAYS:g} days apart, so each column is modeled on its own (modeled as the gap, a "
+                "column narrower than the gap came out spread: admissions a year wide from birth dates 80 years "
+                "wide) and a synthetic row may break the order. If the gap follows from the start (a policy's end "
+                f"a year after it), declare it (meta.set_inequality({low!r}, {high!r})).",
+                SynthesizerWarning,
+                stacklevel=3,
+            )
         tested = "; ".join(
-            f"{b} below {a}: {below_b:,.0f}, {a} below {b}: {below_a:,.0f}"
-            for (a, b), (below_b, below_a) in zip(candidates, counts)
+            f"{b} below {a}: {c[0]:,.0f} within {inequalities.NEAR_DAYS:g} days and {c[1]:,.0f} farther or alone, "
+            f"{a} below {b}: {c[2]:,.0f} and {c[3]:,.0f}"
+            for (a, b), c in zip(candidates, counts)
         )
         rules = ", ".join(f"{high} >= {low}" for high, low in found.items()) or "none"
-        limit = f"a rule where at most {inequalities.MAX_BROKEN_SHARE:.0%} of the rows break it"
+        rules += f"; held with long gaps: {', '.join(f'{h} >= {lo}' for lo, h in long) or 'none'}"
+        limit = (
+            f"a rule where at most {inequalities.MAX_BROKEN_SHARE:.0%} of the rows break it and at most "
+            f"{inequalities.MAX_FAR_SHARE:.0%} are more than {inequalities.NEAR_DAYS:g} days apart"
+        )
         if not self.private:
             self.ledger_.add(
                 "datetime order",
@@ -355,7 +372,8 @@ class DPTVAESynthesizer:
                 self.plan_.standalone_epsilon(step.noise_multiplier),
                 0.0,
                 f"noise std {step.sigma:.1f} rows, L2 sensitivity sqrt({len(candidates)}) (a row is in one count of "
-                f"a pair); noisy rows {tested}; {limit}; found: {rules}, modeled as the gap from the lower column; "
+                f"a pair); noisy rows {tested}; {limit}; found: {rules} (a rule is modeled as the gap from the lower "
+                "column); "
                 "composed with the other mechanisms in one PLD (epsilon shown: this step alone)",
                 composed=True,
             )
@@ -487,7 +505,8 @@ class DPTVAESynthesizer:
             )
             plan = self._plan(mechanisms, n, delta)
         order = plan.step("datetime order")
-        if order is not None and order.sigma > inequalities.ORDER_MAX_SIGMA * n:
+        # a count of rows below sums two of a pair's cells (within NEAR_DAYS and farther)
+        if order is not None and order.sigma * math.sqrt(2) > inequalities.ORDER_MAX_SIGMA * n:
             # too few rows to tell a rule from noise: not worth its share
             mechanisms.untested_orders, mechanisms.orders = mechanisms.orders, []
             plan = self._plan(mechanisms, n, delta)
