@@ -1,3 +1,5 @@
+import time
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -176,3 +178,55 @@ def test_the_local_store_survives_a_stop_and_start(tmp_path, monkeypatch):
         assert versioning.get("Status") == "Enabled"
     finally:
         storage.stop_server()
+
+
+def test_the_local_servers_write_once_check_is_atomic_even_when_moto_is_slow(monkeypatch):
+    """moto checks If-None-Match, then stores: a slow store between the two let several writers win.
+    ``local_s3`` locks the object PUT, so exactly one wins (the other five get S3's 412)."""
+    import threading
+
+    import boto3
+    from botocore.exceptions import ClientError
+    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+    from moto.s3.models import S3Backend
+
+    from workshop_utils import local_s3  # noqa: F401 - patches moto's S3 responses in this process
+
+    put = S3Backend.put_object
+
+    def slow_put(self, *args, **kwargs):
+        time.sleep(0.05)  # widen the window between moto's check and its store
+        return put(self, *args, **kwargs)
+
+    monkeypatch.setattr(S3Backend, "put_object", slow_put)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        client = lambda: boto3.client(  # noqa: E731
+            "s3",
+            endpoint_url=f"http://{host}:{port}",
+            aws_access_key_id="a",
+            aws_secret_access_key="b",
+            region_name="us-east-1",
+        )
+        client().create_bucket(Bucket="race-bucket")
+        wins, refused, barrier = [], [], threading.Barrier(6)
+
+        def write(i: int) -> None:
+            s3 = client()
+            barrier.wait()
+            try:
+                s3.put_object(Bucket="race-bucket", Key="new.bin", Body=f"writer {i}".encode(), IfNoneMatch="*")
+                wins.append(i)
+            except ClientError as exc:
+                refused.append(exc.response["Error"]["Code"])
+
+        threads = [threading.Thread(target=write, args=(i,)) for i in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(wins) == 1 and len(refused) == 5 and set(refused) == {"PreconditionFailed"}, (wins, refused)
+    finally:
+        server.stop()
