@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 
 from workshop_utils import cleaning, hierarchies  # noqa: E402
 from workshop_utils.encoding import OTHER, to_float  # noqa: E402
-from workshop_utils.evaluation import fidelity_score, ml_utility  # noqa: E402
+from workshop_utils.evaluation import fidelity_score, misplaced_children, ml_utility  # noqa: E402
 from workshop_utils.metadata import TableMetadata  # noqa: E402
 from workshop_utils.synth import DPTVAESynthesizer, SynthesizerError  # noqa: E402
 
@@ -160,12 +160,7 @@ def broken(name: str, out: pd.DataFrame) -> float:
 def misplaced(name: str, train: pd.DataFrame, out: pd.DataFrame) -> float:
     """The share of synthetic rows whose named child (not ``other``) sits under a parent that no
     training row puts it under (a zone in another borough), over the table's HIERARCHIES."""
-    shares = []
-    for parent, child in HIERARCHIES.get(name, []):
-        seen = set(zip(train[child].astype(str), train[parent].astype(str)))
-        named = out[(out[child].astype(object) != OTHER) & out[child].notna()]
-        pairs = zip(named[child].astype(str), named[parent].astype(str))
-        shares.append(sum(pair not in seen for pair in pairs) / max(len(out), 1))
+    shares = [misplaced_children(train, out, parent, child) for parent, child in HIERARCHIES.get(name, [])]
     return float(np.mean(shares)) if shares else 0.0
 
 

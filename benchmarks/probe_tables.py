@@ -28,9 +28,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from workshop_utils import cleaning  # noqa: E402
-from workshop_utils.evaluation import fidelity_score  # noqa: E402
+from workshop_utils.evaluation import fidelity_score, misplaced_children  # noqa: E402
 from workshop_utils.metadata import TableMetadata  # noqa: E402
-from workshop_utils.synth import OTHER, DPTVAESynthesizer  # noqa: E402
+from workshop_utils.synth import DPTVAESynthesizer  # noqa: E402
 
 
 def hospital(rng: np.random.Generator, n: int = 4000) -> pd.DataFrame:
@@ -79,12 +79,6 @@ def customers(rng: np.random.Generator, n: int = 3000) -> pd.DataFrame:
 TABLES = {"hospital": (hospital, "readmitted"), "customers": (customers, "churn")}
 
 
-def misplaced(train: pd.DataFrame, out: pd.DataFrame) -> float:
-    seen = set(zip(train["city"].astype(str), train["state"].astype(str)))
-    named = out[(out["city"].astype(object) != OTHER) & out["city"].notna()]
-    return sum(pair not in seen for pair in zip(named["city"].astype(str), named["state"].astype(str))) / len(out)
-
-
 def probe(name: str, epsilon: float, hierarchy: bool = False) -> None:
     make, target = TABLES[name]
     raw = make(np.random.default_rng(7)).astype(str).replace({"nan": ""})
@@ -109,7 +103,9 @@ def probe(name: str, epsilon: float, hierarchy: bool = False) -> None:
     print("  columns: " + ", ".join(f"{c} {v:.3f}" for c, v in fid["columns"].items()))
     print(f"  rules found: {synth.rules_ or 'none'}")
     if "city" in table.columns:
-        print(f"  synthetic customers in a city of another state: {misplaced(train, out):.1%}")
+        print(
+            f"  synthetic customers in a city of another state: {misplaced_children(train, out, 'state', 'city'):.1%}"
+        )
     for w in caught:
         if "Synthesizer" in type(w.message).__name__:
             print(f"  warning: {str(w.message)[:200]}")

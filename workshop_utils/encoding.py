@@ -173,17 +173,22 @@ def _restore_dtype(s: pd.Series, enc: ColumnEncoding) -> pd.Series:
     if enc.kind == "boolean":
         return s.astype("boolean") if dtype != "bool" else s.astype(bool)
     if enc.kind == "categorical":
-        if dtype == "category":
-            return s.astype("category")
-        if dtype.startswith("string"):
-            return s.astype(dtype)
-        if dtype.startswith("float"):
-            return pd.to_numeric(s.where(s != OTHER), errors="coerce").astype("float64")
-        return s
+        return restore_categorical(s, dtype)
     try:
         return s.astype(dtype)
     except (TypeError, ValueError):
         return s
+
+
+def restore_categorical(s: pd.Series, dtype: str) -> pd.Series:
+    """A categorical column's sampled values (objects, ``OTHER`` among them) in its output dtype."""
+    if dtype == "category":
+        return s.astype("category")
+    if dtype.startswith("string"):
+        return s.astype(dtype)
+    if dtype.startswith("float"):
+        return pd.to_numeric(s.where(s != OTHER), errors="coerce").astype("float64")
+    return s
 
 
 def output_dtype(meta: ColumnMeta, observed: str) -> str:

@@ -77,6 +77,17 @@ def fidelity_score(
     return result
 
 
+def misplaced_children(real: pd.DataFrame, synth: pd.DataFrame, parent: str, child: str) -> float:
+    """The share of synthetic rows whose named child (not ``other``, not null) sits under a parent that
+    no real row puts it under: a city in another state, a taxi zone in another borough."""
+    from .encoding import OTHER
+
+    seen = set(zip(real[child].astype(str), real[parent].astype(str)))
+    named = synth[(synth[child].astype(object) != OTHER) & synth[child].notna()]
+    pairs = zip(named[child].astype(str), named[parent].astype(str))
+    return sum(pair not in seen for pair in pairs) / max(len(synth), 1)
+
+
 # --------------------------------------------------------------------------- ML utility
 
 

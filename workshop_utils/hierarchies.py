@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .encoding import restore_categorical
 from .metadata import MODELED, TableMetadata
 
 SEP = "\x1f"  # joins a parent's value and a child's: the ASCII unit separator, never in a cleaned value
@@ -44,11 +45,10 @@ def depth(meta: TableMetadata, column: str) -> int:
 
 def to_combined(meta: TableMetadata, df: pd.DataFrame) -> pd.DataFrame:
     """``df`` with each child's value joined to its parent's (itself combined along a chain); a copy.
-    A null child stays null."""
+    A null child stays null. ``check_values`` first (the fit's input check does)."""
     up = parents(meta)
     if not up:
         return df
-    check_values(meta, df)
     out = df.copy()
     for child in sorted(up, key=lambda c: depth(meta, c)):  # a parent is combined before its children
         parent = out[up[child]].astype(object)
@@ -93,15 +93,8 @@ def from_combined(meta: TableMetadata, frame: pd.DataFrame, dtypes: dict[str, st
     """Sampled rows with each child's combination turned back into its own value, in its output dtype."""
     for child in parents(meta):
         values = frame[child].astype(object)
-        plain = values.map(lambda v: child_value(v) if isinstance(v, str) else v)
-        dtype = dtypes[child]
-        if dtype == "category":
-            plain = plain.astype("category")
-        elif dtype.startswith("string"):
-            plain = plain.astype(dtype)
-        elif dtype.startswith("float"):
-            plain = pd.to_numeric(plain, errors="coerce").astype("float64")
-        frame[child] = plain
+        plain = values.str.rsplit(SEP, n=1).str[-1].where(values.notna(), None)  # OTHER has no SEP: kept
+        frame[child] = restore_categorical(plain, dtypes[child])
     return frame
 
 
